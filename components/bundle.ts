@@ -1,0 +1,125 @@
+// The node bundle: the static NixOS modules in nix/, the node-scripts/ run on the node, and one
+// generated node.json (never a secret). Its MANIFEST hash is the trigger of every deploy step.
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { fileURLToPath } from "node:url";
+import { parseCidr } from "./config/ipv4.js";
+import type { CollectiveSpec, NodeSpec } from "./config/validate.js";
+
+export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+export const SECRETS_DIR = "/var/lib/borg/secrets";
+export const STATE_DIR = "/var/lib/borg";
+export const HOST_KEY_SECRET = "ssh_host_ed25519_key";
+export const NIXOS_STATE_VERSION = "24.11";
+/** The OSD disk is the VM's second virtio disk (virtio1). */
+export const OSD_DEVICE = "/dev/vdb";
+
+export interface SecretFileRef {
+  readonly name: string;
+  readonly owner: string;
+  readonly group: string;
+}
+
+/** node.json as the NixOS side reads it (nix/configuration.nix). */
+export interface NodeJson {
+  schemaVersion: 1;
+  name: string;
+  role: NodeSpec["role"];
+  platform: NodeSpec["platform"];
+  stack: string;
+  securityLevel: CollectiveSpec["security"]["level"];
+  stateVersion: string;
+  network: { address: string; prefixLength: number; gateway: string; dns: string[]; domain: string };
+  ssh: { user: string; authorizedKeys: string[]; hostKeyFile: string | null };
+  firewall: { allowedTCPPorts: number[]; allowedUDPPorts: number[] };
+  capabilities: string[];
+  storage: { osdDevice: string } | null;
+  peers: { name: string; role: NodeSpec["role"]; address: string }[];
+  secrets: { dir: string; files: SecretFileRef[] };
+}
+
+/** Secrets every node of this platform receives (values travel separately, on stdin). */
+export function secretFilesFor(node: NodeSpec): SecretFileRef[] {
+  return node.platform === "proxmox-vm" ? [{ name: HOST_KEY_SECRET, owner: "root", group: "root" }] : [];
+}
+
+export function renderNodeJson(spec: CollectiveSpec, node: NodeSpec, stack: string): NodeJson {
+  const hasGeneratedHostKey = node.platform === "proxmox-vm";
+  return {
+    schemaVersion: 1,
+    name: node.name,
+    role: node.role,
+    platform: node.platform,
+    stack,
+    securityLevel: spec.security.level,
+    stateVersion: NIXOS_STATE_VERSION,
+    network: {
+      address: node.address,
+      prefixLength: parseCidr(spec.network.cidr)!.prefixLength,
+      gateway: spec.network.gateway,
+      dns: [...spec.network.dns],
+      domain: spec.network.domain,
+    },
+    ssh: {
+      user: node.sshUser,
+      authorizedKeys: [...spec.ssh.authorizedKeys],
+      hostKeyFile: hasGeneratedHostKey ? `${SECRETS_DIR}/${HOST_KEY_SECRET}` : null,
+    },
+    firewall: { allowedTCPPorts: [22], allowedUDPPorts: [] },
+    capabilities: [...node.capabilities],
+    storage: node.osdDiskGb !== undefined ? { osdDevice: OSD_DEVICE } : null,
+    peers: spec.nodes.filter((n) => n.name !== node.name).map((n) => ({ name: n.name, role: n.role, address: n.address })),
+    secrets: { dir: SECRETS_DIR, files: secretFilesFor(node) },
+  };
+}
+
+export interface NodeBundle {
+  /** Relative path → content, MANIFEST included. */
+  readonly files: ReadonlyMap<string, string>;
+  /** sha256 of MANIFEST: the content hash of the whole bundle. */
+  readonly hash: string;
+}
+
+let staticFiles: ReadonlyMap<string, string> | undefined;
+
+/** nix/ at the bundle root, node-scripts/ beside it; read once per process. */
+function readStaticFiles(): ReadonlyMap<string, string> {
+  if (staticFiles) return staticFiles;
+  const files = new Map<string, string>();
+  const walk = (dir: string, prefix: string) => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
+      const full = path.join(dir, entry.name);
+      const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
+      if (entry.isDirectory()) walk(full, rel);
+      else if (entry.isFile() && entry.name !== "flake.lock" && entry.name !== "node.json") files.set(rel, fs.readFileSync(full, "utf8"));
+    }
+  };
+  walk(path.join(PROJECT_ROOT, "nix"), "");
+  walk(path.join(PROJECT_ROOT, "node-scripts"), "node-scripts");
+  staticFiles = files;
+  return files;
+}
+
+const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
+
+/** Assembles a node's bundle; identical inputs give a byte-identical bundle and hash. */
+export function buildBundle(nodeJson: NodeJson): NodeBundle {
+  const files = new Map(readStaticFiles());
+  files.set("node.json", `${JSON.stringify(nodeJson, null, 2)}\n`);
+  const paths = [...files.keys()].sort();
+  // sha256sum format, so the node checks it with `sha256sum -c MANIFEST`.
+  const manifest = paths.map((p) => `${sha256(files.get(p)!)}  ${p}\n`).join("");
+  files.set("MANIFEST", manifest);
+  return { files, hash: sha256(manifest) };
+}
+
+/** Writes the bundle to `dir` (replacing what was there): the directory CopyToRemote ships. */
+export function writeBundle(bundle: NodeBundle, dir: string): void {
+  fs.rmSync(dir, { recursive: true, force: true });
+  for (const [rel, content] of bundle.files) {
+    const target = path.join(dir, rel);
+    fs.mkdirSync(path.dirname(target), { recursive: true });
+    fs.writeFileSync(target, content, { mode: rel.endsWith(".sh") ? 0o755 : 0o644 });
+  }
+}

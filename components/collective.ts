@@ -1,0 +1,76 @@
+// Collective: the whole home lab of one stack — the Proxmox provider, the queen, the drones and the
+// edge Pi, wired into rollout lanes.
+import * as proxmoxve from "@muhlba91/pulumi-proxmoxve";
+import * as pulumi from "@pulumi/pulumi";
+import type { CollectiveSpec } from "./config/validate.js";
+import { CollectiveNode, Drone, EdgePi, Queen } from "./nodes.js";
+import { rolloutPredecessors } from "./rollout.js";
+
+export interface CollectiveArgs {
+  readonly spec: CollectiveSpec;
+  readonly stack: string;
+  readonly sshPrivateKey: pulumi.Input<string>;
+  /** Required when any node is a Proxmox VM. */
+  readonly proxmoxApiToken?: pulumi.Input<string>;
+  readonly bundleRoot: string;
+}
+
+export interface NodeSummary {
+  role: string;
+  address: string;
+  hostKey: pulumi.Output<string> | undefined;
+}
+
+export class Collective extends pulumi.ComponentResource {
+  readonly nodes: Record<string, CollectiveNode> = {};
+  /** `known_hosts` lines for every node with a pinned key: operators can `ssh` without TOFU too. */
+  readonly knownHosts: pulumi.Output<string>;
+
+  constructor(name: string, args: CollectiveArgs, opts?: pulumi.ComponentResourceOptions) {
+    super("borg:index:Collective", name, {}, opts);
+    const { spec } = args;
+    const child = { parent: this };
+
+    let provider: proxmoxve.Provider | undefined;
+    if (spec.proxmox && spec.nodes.some((n) => n.platform === "proxmox-vm")) {
+      provider = new proxmoxve.Provider(
+        `${name}-proxmox`,
+        {
+          endpoint: spec.proxmox.endpoint,
+          apiToken: args.proxmoxApiToken,
+          insecure: spec.proxmox.insecure,
+          // Snippet uploads go over SSH to the PVE node.
+          ssh: { username: spec.proxmox.sshUser, privateKey: args.sshPrivateKey, agent: false },
+        },
+        child,
+      );
+    }
+
+    const waitsFor = rolloutPredecessors(spec.nodes, spec.rollout.maxParallel);
+    for (const node of spec.nodes) {
+      const predecessor = waitsFor.get(node.name);
+      const nodeArgs = {
+        spec,
+        node,
+        stack: args.stack,
+        sshPrivateKey: args.sshPrivateKey,
+        bundleRoot: args.bundleRoot,
+        ...(provider ? { proxmoxProvider: provider } : {}),
+        ...(predecessor ? { after: this.nodes[predecessor]!.nixos } : {}),
+      };
+      const Kind = node.role === "queen" ? Queen : node.role === "drone" ? Drone : EdgePi;
+      this.nodes[node.name] = new Kind(node.name, nodeArgs, child);
+    }
+
+    this.knownHosts = pulumi
+      .all(spec.nodes.map((n) => this.nodes[n.name]!.hostKey ?? pulumi.output("")))
+      .apply((keys) => spec.nodes.map((n, i) => (keys[i] ? `${n.address} ${keys[i]}` : "")).filter(Boolean).join("\n"));
+    this.registerOutputs({ knownHosts: this.knownHosts });
+  }
+
+  summary(): Record<string, NodeSummary> {
+    return Object.fromEntries(
+      Object.entries(this.nodes).map(([name, n]) => [name, { role: n.role, address: n.address, hostKey: n.hostKey }]),
+    );
+  }
+}

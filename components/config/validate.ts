@@ -1,0 +1,320 @@
+// Validates the raw `borg:*` config into one typed CollectiveSpec, or returns every problem at once,
+// one line each, starting with its config path. Pure: no Pulumi, no I/O.
+import type { z } from "zod";
+import { cidrContains, cidrsOverlap, isReservedInCidr, parseCidr, parseIpv4, type Cidr } from "./ipv4.js";
+import {
+  SECRET_KEYS,
+  SECTION_SCHEMAS,
+  DroneSchema,
+  type Drone,
+  type EdgePi,
+  type Network,
+  type Proxmox,
+  type Queen,
+  type Rollout,
+  type SecurityLevel,
+  type Services,
+  type Ssh,
+} from "./schema.js";
+
+export type NodeRole = "queen" | "drone" | "edge";
+export type Platform = "proxmox-vm" | "raspberry-pi-4" | "generic";
+
+export interface NodeSpec {
+  readonly name: string;
+  readonly role: NodeRole;
+  readonly platform: Platform;
+  /** Where this node is declared, e.g. `borg:drones[1]`: used in every error about it. */
+  readonly configPath: string;
+  readonly address: string;
+  readonly vmId?: number;
+  /** Pinned host key of an existing host; VMs get a generated one. */
+  readonly hostKey?: string;
+  readonly sshUser: string;
+  readonly cores: number;
+  readonly memoryMb: number;
+  readonly diskGb: number;
+  /** Size of the extra Ceph OSD disk (drones on Proxmox only). */
+  readonly osdDiskGb?: number;
+  readonly capabilities: readonly string[];
+  /** Carries quorum (Ceph mon, Consul server, NATS JetStream peer): updated within rollout lanes. */
+  readonly quorum: boolean;
+}
+
+export interface CollectiveSpec {
+  readonly network: Network;
+  readonly proxmox?: Proxmox;
+  readonly ssh: Ssh;
+  readonly services: Services & {
+    readonly ceph: Services["ceph"] & { readonly monitors: string[] };
+    readonly consul: Services["consul"] & { readonly servers: string[] };
+  };
+  readonly rollout: Rollout;
+  readonly security: { readonly level: SecurityLevel; readonly tls: boolean };
+  /** Queen first, then drones in config order, then the edge Pi. */
+  readonly nodes: readonly NodeSpec[];
+}
+
+export type ValidationResult = { ok: true; spec: CollectiveSpec } | { ok: false; problems: string[] };
+
+type Path = ReadonlyArray<PropertyKey>;
+
+/** `["drones", 1, "address"]` → `borg:drones[1].address`. */
+export function configPath(path: Path): string {
+  let out = "borg:";
+  path.forEach((part, i) => {
+    if (typeof part === "number") out += `[${part}]`;
+    else out += i === 0 ? String(part) : `.${String(part)}`;
+  });
+  return out;
+}
+
+class Problems {
+  readonly lines: string[] = [];
+  readonly #paths = new Set<string>();
+  add(path: Path, message: string): void {
+    const at = configPath(path);
+    this.#paths.add(at);
+    this.lines.push(`${at}: ${message}`);
+  }
+  /** A cross-field rule stays quiet where the field itself is already reported. */
+  has(path: Path): boolean {
+    return this.#paths.has(configPath(path));
+  }
+  addZod(prefix: Path, error: z.ZodError): void {
+    for (const issue of error.issues) {
+      const path = [...prefix, ...issue.path];
+      if (issue.code === "unrecognized_keys") {
+        for (const key of issue.keys) this.add([...path, key], "unknown key (check the spelling against the config reference in README.md)");
+      } else if (issue.code === "invalid_type" && issue.input === undefined) {
+        this.add(path, "is required");
+      } else {
+        this.add(path, issue.message);
+      }
+    }
+  }
+}
+
+/**
+ * @param raw every `borg:*` key without its namespace, values already JSON-decoded.
+ *        Secret keys only need to be present; their values are never read here.
+ */
+export function validateConfig(raw: Readonly<Record<string, unknown>>): ValidationResult {
+  const problems = new Problems();
+  const known = new Set<string>([...Object.keys(SECTION_SCHEMAS), ...SECRET_KEYS]);
+  for (const key of Object.keys(raw)) {
+    if (!known.has(key)) problems.add([key], `unknown config key (known keys: ${[...known].join(", ")})`);
+  }
+
+  // Each section on its own, so one bad section does not hide the others' problems.
+  const parse = <S extends z.ZodType>(key: string, schema: S): z.output<S> | undefined => {
+    const result = schema.safeParse(raw[key]);
+    if (result.success) return result.data;
+    problems.addZod([key], result.error);
+    return undefined;
+  };
+  const network = parse("network", SECTION_SCHEMAS.network);
+  const proxmox = parse("proxmox", SECTION_SCHEMAS.proxmox);
+  const ssh = parse("ssh", SECTION_SCHEMAS.ssh);
+  const queen = parse("queen", SECTION_SCHEMAS.queen);
+  const drones = parseDrones(raw.drones, problems);
+  const edgePi = parse("edgePi", SECTION_SCHEMAS.edgePi);
+  const services = parse("services", SECTION_SCHEMAS.services);
+  const rollout = parse("rollout", SECTION_SCHEMAS.rollout);
+  const security = parse("security", SECTION_SCHEMAS.security);
+
+  const level = security?.level;
+  const tls = security ? (security.tls ?? security.level !== "dev") : undefined;
+  const nodes = collectNodes(queen, drones, edgePi, ssh, problems);
+
+  checkNetwork(network, nodes, problems);
+  checkIdentities(nodes, proxmox, raw, problems);
+  if (services) checkServices(services, network, nodes, drones, problems);
+  if (level === "prod") {
+    if (tls === false) problems.add(["security", "tls"], "must be true at security level prod");
+    if (edgePi && !edgePi.hostKey) problems.add(["edgePi", "hostKey"], "is required at security level prod: pin the Pi's host key (`ssh-keyscan -t ed25519 <pi>`)");
+  }
+  for (const key of SECRET_KEYS) {
+    const needed = key === "sshPrivateKey" || nodes.some((n) => n.spec.platform === "proxmox-vm");
+    if (needed && (raw[key] === undefined || raw[key] === "")) {
+      problems.add([key], `is not set; run: pulumi config set --secret borg:${key} ${key === "sshPrivateKey" ? "< ~/.ssh/id_ed25519" : "'user@pve!token=uuid'"}`);
+    }
+  }
+
+  if (problems.lines.length > 0 || !network || !ssh || !queen || !drones || !services || !rollout || !security) {
+    return { ok: false, problems: problems.lines };
+  }
+  const monitors = services.ceph.monitors ?? [queen.name];
+  const servers = services.consul.servers ?? [queen.name];
+  return {
+    ok: true,
+    spec: {
+      network,
+      ...(proxmox ? { proxmox } : {}),
+      ssh,
+      services: { ...services, ceph: { ...services.ceph, monitors }, consul: { ...services.consul, servers } },
+      rollout,
+      security: { level: security.level, tls: tls ?? false },
+      nodes: nodes.map((n) => n.spec),
+    },
+  };
+}
+
+function parseDrones(value: unknown, problems: Problems): Drone[] | undefined {
+  if (!Array.isArray(value)) {
+    problems.add(["drones"], value === undefined ? "is required (a list with at least one drone)" : "must be a list of drones");
+    return undefined;
+  }
+  if (value.length === 0) problems.add(["drones"], "needs at least one drone");
+  const parsed: Drone[] = [];
+  value.forEach((item, i) => {
+    const result = DroneSchema.safeParse(item);
+    if (result.success) parsed.push(result.data);
+    else problems.addZod(["drones", i], result.error);
+  });
+  return parsed.length === value.length && value.length > 0 ? parsed : undefined;
+}
+
+interface LocatedNode {
+  spec: NodeSpec;
+  path: Path;
+  kind: "proxmox" | "existing";
+}
+
+function collectNodes(queen: Queen | undefined, drones: Drone[] | undefined, edgePi: EdgePi | undefined, ssh: Ssh | undefined, problems: Problems): LocatedNode[] {
+  const sshUser = ssh?.user ?? "borg";
+  const out: LocatedNode[] = [];
+  const vmNode = (n: Queen | Drone, role: "queen" | "drone", path: Path): LocatedNode => ({
+    path,
+    kind: n.kind,
+    spec: {
+      name: n.name,
+      role,
+      platform: n.kind === "proxmox" ? "proxmox-vm" : "generic",
+      configPath: configPath(path),
+      address: n.address,
+      ...(n.vmId !== undefined ? { vmId: n.vmId } : {}),
+      ...(n.hostKey !== undefined ? { hostKey: n.hostKey } : {}),
+      sshUser,
+      cores: n.cores,
+      memoryMb: n.memoryMb,
+      diskGb: n.diskGb,
+      ...("osdDiskGb" in n && n.kind === "proxmox" ? { osdDiskGb: n.osdDiskGb } : {}),
+      capabilities: "capabilities" in n ? n.capabilities : [],
+      quorum: true,
+    },
+  });
+  if (queen) out.push(vmNode(queen, "queen", ["queen"]));
+  drones?.forEach((d, i) => out.push(vmNode(d, "drone", ["drones", i])));
+  if (edgePi) {
+    out.push({
+      path: ["edgePi"],
+      kind: "existing",
+      spec: {
+        name: edgePi.name,
+        role: "edge",
+        platform: "raspberry-pi-4",
+        configPath: "borg:edgePi",
+        address: edgePi.address,
+        ...(edgePi.hostKey !== undefined ? { hostKey: edgePi.hostKey } : {}),
+        sshUser: edgePi.user ?? sshUser,
+        cores: 4,
+        memoryMb: 4096,
+        diskGb: 0,
+        capabilities: [],
+        quorum: false,
+      },
+    });
+  }
+  for (const n of out) {
+    if (n.kind === "proxmox" && n.spec.vmId === undefined) problems.add([...n.path, "vmId"], "is required for a Proxmox VM (kind: proxmox)");
+    if (n.kind === "existing" && n.spec.vmId !== undefined) problems.add([...n.path, "vmId"], "only applies to kind: proxmox; remove it for an existing host");
+    if (n.kind === "existing" && n.spec.role !== "edge" && !n.spec.hostKey) {
+      problems.add([...n.path, "hostKey"], "is required for an existing host: its host key is pinned, never trusted on first use");
+    }
+  }
+  return out;
+}
+
+function checkNetwork(network: Network | undefined, nodes: LocatedNode[], problems: Problems): void {
+  const block = network ? parseCidr(network.cidr) : undefined;
+  if (network && block) {
+    const gateway = parseIpv4(network.gateway)!;
+    if (!cidrContains(block, gateway)) problems.add(["network", "gateway"], `${network.gateway} is outside borg:network.cidr ${network.cidr}`);
+    else if (isReservedInCidr(block, gateway)) problems.add(["network", "gateway"], `${network.gateway} is the network or broadcast address of ${network.cidr}`);
+  }
+  const seen = new Map<string, string>();
+  for (const n of nodes) {
+    const path = [...n.path, "address"];
+    const address = parseIpv4(n.spec.address)!;
+    const previous = seen.get(n.spec.address);
+    if (previous) problems.add(path, `${n.spec.address} is already used by ${previous}`);
+    seen.set(n.spec.address, configPath(path));
+    if (!network || !block) continue;
+    if (!cidrContains(block, address)) problems.add(path, `${n.spec.address} is outside borg:network.cidr ${network.cidr}`);
+    else if (isReservedInCidr(block, address)) problems.add(path, `${n.spec.address} is the network or broadcast address of ${network.cidr}`);
+    else if (n.spec.address === network.gateway) problems.add(path, `${n.spec.address} is borg:network.gateway`);
+  }
+}
+
+function checkIdentities(nodes: LocatedNode[], proxmox: Proxmox | undefined, raw: Readonly<Record<string, unknown>>, problems: Problems): void {
+  const names = new Map<string, string>();
+  const vmIds = new Map<number, string>();
+  for (const n of nodes) {
+    const namePath = [...n.path, "name"];
+    const previous = names.get(n.spec.name);
+    if (previous) problems.add(namePath, `'${n.spec.name}' is already the name of ${previous}`);
+    names.set(n.spec.name, n.spec.configPath);
+    if (n.spec.vmId === undefined) continue;
+    const idPath = [...n.path, "vmId"];
+    const other = vmIds.get(n.spec.vmId);
+    if (other) problems.add(idPath, `${n.spec.vmId} is already the vmId of ${other}`);
+    vmIds.set(n.spec.vmId, n.spec.configPath);
+    if (proxmox && n.spec.vmId === proxmox.templateVmId) problems.add(idPath, `${n.spec.vmId} is borg:proxmox.templateVmId; a clone needs its own id`);
+  }
+  const firstVm = nodes.find((n) => n.kind === "proxmox");
+  if (firstVm && raw.proxmox === undefined) {
+    problems.add(["proxmox"], `is required because ${firstVm.spec.configPath} is a Proxmox VM (kind: proxmox)`);
+  }
+}
+
+function checkServices(services: Services, network: Network | undefined, nodes: LocatedNode[], drones: Drone[] | undefined, problems: Problems): void {
+  const nodeBlock = network ? parseCidr(network.cidr) : undefined;
+  const pods = parseCidr(services.k3s.podCidr);
+  const svcs = parseCidr(services.k3s.serviceCidr);
+  const overlap = (path: Path, a: Cidr | undefined, aText: string, b: Cidr | undefined, bPath: string, bText: string) => {
+    if (a && b && cidrsOverlap(a, b)) problems.add(path, `${aText} overlaps ${bPath} ${bText}`);
+  };
+  if (services.k3s.enabled && network) {
+    overlap(["services", "k3s", "podCidr"], pods, services.k3s.podCidr, nodeBlock, "borg:network.cidr", network.cidr);
+    overlap(["services", "k3s", "serviceCidr"], svcs, services.k3s.serviceCidr, nodeBlock, "borg:network.cidr", network.cidr);
+  }
+  if (services.k3s.enabled) overlap(["services", "k3s", "serviceCidr"], svcs, services.k3s.serviceCidr, pods, "borg:services.k3s.podCidr", services.k3s.podCidr);
+
+  const quorumNodes = new Set(nodes.filter((n) => n.spec.quorum).map((n) => n.spec.name));
+  const memberList = (path: Path, members: string[] | undefined, what: string) => {
+    if (!members || problems.has(path)) return;
+    const seen = new Set<string>();
+    members.forEach((m, i) => {
+      if (seen.has(m)) problems.add([...path, i], `'${m}' is listed twice`);
+      seen.add(m);
+      if (quorumNodes.size > 0 && !quorumNodes.has(m)) problems.add([...path, i], `'${m}' is not the queen or a drone; ${what} must run on one of: ${[...quorumNodes].join(", ")}`);
+    });
+  };
+  if (services.ceph.enabled) {
+    memberList(["services", "ceph", "monitors"], services.ceph.monitors, "a Ceph monitor");
+    const count = services.ceph.monitors?.length;
+    if (count !== undefined && count % 2 === 0) problems.add(["services", "ceph", "monitors"], `has ${count} monitors; Ceph needs an odd number (1, 3, 5) to keep quorum`);
+    const osdHosts = drones?.filter((d) => d.kind === "proxmox").length;
+    if (services.ceph.osdPoolSize !== undefined && osdHosts !== undefined && services.ceph.osdPoolSize > osdHosts) {
+      problems.add(["services", "ceph", "osdPoolSize"], `is ${services.ceph.osdPoolSize} but only ${osdHosts} drone(s) carry an OSD disk`);
+    }
+  }
+  if (services.consul.enabled) memberList(["services", "consul", "servers"], services.consul.servers, "a Consul server");
+  const users = new Set<string>();
+  services.mqtt.users.forEach((u, i) => {
+    if (users.has(u.name)) problems.add(["services", "mqtt", "users", i, "name"], `'${u.name}' is listed twice`);
+    users.add(u.name);
+  });
+  if (services.mqtt.port === services.mqtt.tlsPort) problems.add(["services", "mqtt", "tlsPort"], `must differ from borg:services.mqtt.port (${services.mqtt.port})`);
+}

@@ -1,0 +1,139 @@
+// NixosHost: deploys a bundle to one NixOS machine over SSH, as separate resources that each
+// depend only on what they need:
+//   ready → bundle → secrets → activate (rollback guard armed) → confirm (fresh connection, health gate)
+import * as command from "@pulumi/command";
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_ROOT, STATE_DIR, type NodeBundle, type NodeJson } from "./bundle.js";
+
+export interface SshTarget {
+  readonly host: pulumi.Input<string>;
+  readonly user: string;
+  readonly privateKey: pulumi.Input<string>;
+  /** Pinned host public key ('<type> <base64>'); undefined only for a dev edge Pi (the policy pack flags it). */
+  readonly hostKey: pulumi.Input<string> | undefined;
+}
+
+export interface SecretFile {
+  readonly name: string;
+  readonly owner: string;
+  readonly group: string;
+  readonly value: pulumi.Input<string>;
+}
+
+export interface NixosHostArgs {
+  readonly nodeName: string;
+  readonly ssh: SshTarget;
+  readonly nodeJson: NodeJson;
+  readonly bundle: NodeBundle;
+  /** Local directory holding exactly the bundle's files (what CopyToRemote ships). */
+  readonly bundleDir: string;
+  readonly secrets: readonly SecretFile[];
+  /** Identity of the machine (VM id, or address + host key): a new machine re-runs every step. */
+  readonly machineId: pulumi.Input<string>;
+  /** Resources that must exist before the first SSH dial (the VM). */
+  readonly machine?: pulumi.Input<pulumi.Resource>[];
+  /** Rollout lane: activation waits for these (the previous node's confirm). */
+  readonly activateAfter?: pulumi.Input<pulumi.Resource>[];
+  readonly confirmTimeoutSeconds: number;
+}
+
+/** A freshly cloned VM needs a while to boot: retry the first dial for up to ~5 minutes. */
+const BOOT_DIAL = { dialErrorLimit: 30, perDialTimeout: 10 };
+/** Later steps talk to a host that just answered: fail fast. */
+const STEP_DIAL = { dialErrorLimit: 5, perDialTimeout: 15 };
+
+const scriptText = (name: string) => fs.readFileSync(path.join(PROJECT_ROOT, "node-scripts", name), "utf8");
+
+export class NixosHost extends pulumi.ComponentResource {
+  /** The confirm step: the node is running, healthy and boots the new generation once this exists. */
+  readonly confirmed: command.remote.Command;
+  readonly bundleHash: string;
+
+  constructor(name: string, args: NixosHostArgs, opts?: pulumi.ComponentResourceOptions) {
+    // The node config (never secret) is this component's input, so policies can judge what a node runs.
+    super("borg:index:NixosHost", name, { nodeName: args.nodeName, bundleHash: args.bundle.hash, nodeConfig: args.nodeJson }, opts);
+    const { nodeName, bundle, ssh } = args;
+    this.bundleHash = bundle.hash;
+    const connection = (dial: typeof BOOT_DIAL): command.types.input.remote.ConnectionArgs => ({
+      host: ssh.host,
+      user: ssh.user,
+      privateKey: ssh.privateKey,
+      ...(ssh.hostKey !== undefined ? { hostKey: ssh.hostKey } : {}),
+      ...dial,
+    });
+    const home = ssh.user === "root" ? "/root" : `/home/${ssh.user}`;
+    const staging = `${home}/.borg/staging/${bundle.hash}`;
+    const installed = `${STATE_DIR}/bundles/${bundle.hash}`;
+    const triggers = [args.machineId, bundle.hash];
+    const child = { parent: this };
+
+    const ready = new command.remote.Command(
+      `${name}-ready`,
+      {
+        connection: connection(BOOT_DIAL),
+        create: `bash -s -- ${nodeName} ${bundle.hash} ${staging}`,
+        stdin: scriptText("preflight.sh"),
+        triggers,
+      },
+      { ...child, dependsOn: args.machine ?? [] },
+    );
+
+    const copy = new command.remote.CopyToRemote(
+      `${name}-bundle`,
+      {
+        connection: connection(STEP_DIAL),
+        source: new pulumi.asset.FileArchive(args.bundleDir),
+        remotePath: staging,
+        triggers,
+      },
+      { ...child, dependsOn: [ready] },
+    );
+
+    // One line per file: `<name> <owner> <group> <base64>`; the whole stdin is a secret.
+    const secretStdin = pulumi.secret(
+      pulumi
+        .all(args.secrets.map((s) => pulumi.output(s.value)))
+        .apply((values) => args.secrets.map((s, i) => `${s.name} ${s.owner} ${s.group} ${Buffer.from(values[i]!, "utf8").toString("base64")}\n`).join("")),
+    );
+    const secrets = new command.remote.Command(
+      `${name}-secrets`,
+      {
+        connection: connection(STEP_DIAL),
+        create: `sudo -n bash ${staging}/node-scripts/install-secrets.sh ${nodeName}`,
+        stdin: secretStdin,
+        logging: "none",
+        // Re-install when a secret changes without printing or storing its value in plain state.
+        triggers: [...triggers, pulumi.secret(secretStdin.apply(digest))],
+      },
+      { ...child, dependsOn: [copy], additionalSecretOutputs: ["stdout", "stderr"] },
+    );
+
+    const activate = new command.remote.Command(
+      `${name}-activate`,
+      {
+        connection: connection(STEP_DIAL),
+        create: `sudo -n bash ${staging}/node-scripts/activate.sh ${nodeName} ${bundle.hash} ${staging} ${args.confirmTimeoutSeconds}`,
+        triggers,
+      },
+      { ...child, dependsOn: [copy, secrets, ...(args.activateAfter ?? [])] },
+    );
+
+    // A separate resource is a separate SSH connection: proof that the new system still lets us in.
+    this.confirmed = new command.remote.Command(
+      `${name}-confirm`,
+      {
+        connection: connection(STEP_DIAL),
+        create: `sudo -n bash ${installed}/node-scripts/confirm.sh ${nodeName} ${bundle.hash}`,
+        triggers,
+      },
+      { ...child, dependsOn: [activate] },
+    );
+
+    this.registerOutputs({ bundleHash: bundle.hash, confirmed: this.confirmed.stdout });
+  }
+}
+
+const digest = (text: string) => createHash("sha256").update(text).digest("hex");

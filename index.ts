@@ -1,0 +1,21 @@
+// borg-collective: stack config → one validated spec → the Collective → exports.
+import * as pulumi from "@pulumi/pulumi";
+import { Collective } from "./components/collective.js";
+import { loadSpec, requireSecret } from "./components/config/load.js";
+
+// Validation runs before the first resource: an invalid stack registers nothing.
+const spec = loadSpec();
+
+const collective = new Collective("borg", {
+  spec,
+  stack: pulumi.getStack(),
+  sshPrivateKey: requireSecret("sshPrivateKey"),
+  ...(spec.nodes.some((n) => n.platform === "proxmox-vm") ? { proxmoxApiToken: requireSecret("proxmoxApiToken") } : {}),
+  // The bundles CopyToRemote ships are written here (synth points it at its --out directory).
+  bundleRoot: process.env.BORG_BUNDLE_ROOT ?? ".borg",
+});
+
+export const securityLevel = spec.security.level;
+export const nodes = collective.summary();
+export const queenAddress = spec.nodes.find((n) => n.role === "queen")!.address;
+export const knownHosts = collective.knownHosts;

@@ -1,0 +1,185 @@
+// Runs the real program (index.ts) under the Pulumi SDK's mocks and captures every registration:
+// urn, type, parent, dependencies, options and inputs with secrets redacted value by value.
+// The only file that touches SDK internals (the mock monitor, Output.promise): the SDK is pinned.
+import * as pulumi from "@pulumi/pulumi";
+import { createHash } from "node:crypto";
+import * as path from "node:path";
+import { pathToFileURL } from "node:url";
+import { PROJECT_ROOT } from "../../components/bundle.js";
+
+export const REDACTED = "[secret]";
+export const UNKNOWN = "[unknown]";
+/** What a user secret that the offline run cannot read becomes: any trace of it in a plan is a leak. */
+export const canary = (what: string) => `<secret:${what}>`;
+
+export interface CapturedResource {
+  urn: string;
+  type: string;
+  name: string;
+  custom: boolean;
+  parent: string | null;
+  dependencies: string[];
+  provider: string | null;
+  protect: boolean;
+  ignoreChanges: string[];
+  additionalSecretOutputs: string[];
+  replaceOnChanges: string[];
+  inputs: Record<string, unknown>;
+}
+
+export interface ProgramRun {
+  resources: CapturedResource[];
+  outputs: Record<string, unknown>;
+}
+
+export interface RunOptions {
+  stack: string;
+  /** `namespace:key` → value; secret keys listed in `secretKeys`. */
+  config: Record<string, string>;
+  secretKeys: readonly string[];
+  /** Where the program writes node bundles (BORG_BUNDLE_ROOT). */
+  bundleRoot: string;
+}
+
+// Serialized-property signatures of the Pulumi wire format.
+const SIG = "4dabf18193072939515e22adb298388d";
+const SECRET_SIG = "1b47061264138c4ac30d75fd1eb44270";
+const ASSET_SIG = "c44067f5952c0a294b673a41bacd8c17";
+const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
+const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
+const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
+
+/** Wire value → plain JSON; every leaf under a secret becomes REDACTED, keys stay visible. */
+export function decodeWire(value: unknown, secret = false): unknown {
+  if (value === UNKNOWN_VALUE) return UNKNOWN;
+  if (Array.isArray(value)) return value.map((v) => decodeWire(v, secret));
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    switch (obj[SIG]) {
+      case SECRET_SIG:
+        return decodeWire(obj.value, true);
+      case ASSET_SIG:
+        return { asset: "path" in obj ? { path: obj.path } : { text: secret ? REDACTED : obj.text } };
+      case ARCHIVE_SIG:
+        return { archive: "path" in obj ? { path: obj.path } : { assets: decodeWire(obj.assets, secret) } };
+      case RESOURCE_SIG:
+        return { resource: obj.urn };
+    }
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, decodeWire(v, secret)]));
+  }
+  return secret && value !== null && value !== "" ? REDACTED : value;
+}
+
+/** A base64 blob of the right shape for an ed25519 public key, derived from the name (fake, stable). */
+function fakeEd25519(name: string): string {
+  const body = Buffer.concat([
+    Buffer.from([0, 0, 0, 11]),
+    Buffer.from("ssh-ed25519"),
+    Buffer.from([0, 0, 0, 32]),
+    createHash("sha256").update(`fake:${name}`).digest(),
+  ]);
+  return `ssh-ed25519 ${body.toString("base64")}`;
+}
+
+/** Clearly labelled fake provider outputs: ids start with `fake-`, generated secrets are canaries. */
+function fakeOutputs(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+  const inputs = args.inputs as Record<string, unknown>;
+  const id = `fake-${args.name}`;
+  switch (args.type) {
+    case "tls:index/privateKey:PrivateKey":
+      return {
+        id,
+        state: {
+          ...inputs,
+          publicKeyOpenssh: `${fakeEd25519(args.name)}\n`,
+          publicKeyPem: `fake public key of ${args.name}`,
+          privateKeyOpenssh: canary(`tls:${args.name}`),
+          privateKeyPem: canary(`tls:${args.name}`),
+          privateKeyPemPkcs8: canary(`tls:${args.name}`),
+        },
+      };
+    case "proxmoxve:index/vmLegacy:VmLegacy":
+      return { id: `fake-vm-${String(inputs.vmId)}`, state: { ...inputs, ipv4Addresses: [["127.0.0.1"], [String((inputs.initialization as any)?.ipConfigs?.[0]?.ipv4?.address ?? "").split("/")[0]]] } };
+    case "proxmoxve:index/fileLegacy:FileLegacy":
+      return { id: `${String(inputs.datastoreId)}:snippets/${String((inputs.sourceRaw as any)?.fileName)}`, state: inputs };
+    case "command:remote:Command":
+      return { id, state: { ...inputs, stdout: `fake stdout of ${args.name}`, stderr: "" } };
+    default:
+      if (args.type.startsWith("random:")) return { id, state: { ...inputs, result: canary(`random:${args.name}`) } };
+      return { id, state: inputs };
+  }
+}
+
+let runs = 0;
+
+export async function runProgram(options: RunOptions): Promise<ProgramRun> {
+  const resources: CapturedResource[] = [];
+  await pulumi.runtime.setMocks(
+    {
+      newResource: (args) => fakeOutputs(args),
+      call: (args) => {
+        // Fail loudly: an unmocked invoke means the offline plan would be fiction.
+        const err = new Error(`unmocked invoke ${args.token}: add a fake for it in scripts/lib/mockedProgram.ts`);
+        (err as Error & { details?: string }).details = err.message;
+        throw err;
+      },
+    },
+    "borg-collective",
+    options.stack,
+    true,
+  );
+  pulumi.runtime.setAllConfig(options.config, [...options.secretKeys]);
+
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: any, cb: any) => void };
+  const register = monitor.registerResource.bind(monitor);
+  monitor.registerResource = (req: any, cb: any) => {
+    const propertyDeps = req.getPropertydependenciesMap();
+    const deps = new Set<string>(req.getDependenciesList());
+    propertyDeps.forEach((v: any) => v.getUrnsList().forEach((u: string) => deps.add(u)));
+    const provider: string = req.getProvider();
+    resources.push({
+      urn: "", // filled below once the monitor has named it
+      type: req.getType(),
+      name: req.getName(),
+      custom: req.getCustom(),
+      parent: req.getParent() || null,
+      dependencies: [...deps].sort(),
+      // A provider reference is `<urn>::<id>`: keep the URN.
+      provider: provider ? provider.slice(0, provider.lastIndexOf("::")) : null,
+      protect: Boolean(req.getProtect()),
+      ignoreChanges: req.getIgnorechangesList(),
+      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+      replaceOnChanges: req.getReplaceonchangesList(),
+      inputs: decodeWire(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+    });
+    const entry = resources[resources.length - 1]!;
+    register(req, (err: unknown, res: any) => {
+      if (res) entry.urn = res.getUrn();
+      cb(err, res);
+    });
+  };
+
+  process.env.BORG_BUNDLE_ROOT = options.bundleRoot;
+  // A fresh module instance per run: the program registers its resources at import.
+  const entry = `${pathToFileURL(path.join(PROJECT_ROOT, "index.ts")).href}?run=${++runs}`;
+  const exportsOf = (await import(entry)) as Record<string, unknown>;
+  const outputs: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(exportsOf)) outputs[key] = await resolveOutput(value);
+  await (pulumi.runtime as unknown as { waitForRPCs: () => Promise<void> }).waitForRPCs();
+  return { resources, outputs };
+}
+
+/** Exports → plain JSON with secret values redacted. */
+async function resolveOutput(value: unknown): Promise<unknown> {
+  if (pulumi.Output.isInstance(value)) {
+    const out = value as unknown as { promise: () => Promise<unknown>; isSecret: Promise<boolean> };
+    const [inner, secret] = await Promise.all([out.promise(), out.isSecret]);
+    const resolved = await resolveOutput(inner);
+    return secret ? decodeWire(resolved, true) : resolved;
+  }
+  if (Array.isArray(value)) return Promise.all(value.map(resolveOutput));
+  if (value !== null && typeof value === "object") {
+    return Object.fromEntries(await Promise.all(Object.entries(value).map(async ([k, v]) => [k, await resolveOutput(v)] as const)));
+  }
+  return value;
+}

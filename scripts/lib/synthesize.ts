@@ -1,0 +1,74 @@
+// Offline synth: stack file → validation → the real program under mocks → out/<stack>/.
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { rawBorgConfig } from "../../components/config/load.js";
+import { SECRET_KEYS } from "../../components/config/schema.js";
+import { validateConfig } from "../../components/config/validate.js";
+import { canary, runProgram, type CapturedResource } from "./mockedProgram.js";
+import type { StackConfig } from "./stackFile.js";
+
+export interface Plan {
+  stack: string;
+  /** What in this plan is fake: read before trusting any id or key in it. */
+  fakes: string;
+  resources: CapturedResource[];
+  outputs: Record<string, unknown>;
+}
+
+export type SynthResult = { ok: true; plan: Plan; outDir: string; missingSecrets: string[] } | { ok: false; problems: string[] };
+
+const FAKES =
+  "Offline synth under Pulumi mocks: ids starting with 'fake-', SSH host public keys and VM addresses reported by providers are fake; " +
+  "secrets the run could not read appear as canaries (secret:NAME in angle brackets) and are redacted as [secret] wherever they are marked secret.";
+
+export async function synthesize(stackConfig: StackConfig, outRoot: string): Promise<SynthResult> {
+  // User secrets cannot be decrypted offline: canaries stand in for them (and must never leak).
+  const config = { ...stackConfig.values };
+  const secretKeys = [...stackConfig.encrypted];
+  const missingSecrets: string[] = [];
+  for (const key of SECRET_KEYS.map((k) => `borg:${k}`)) {
+    if (config[key] === undefined) {
+      config[key] = canary(key);
+      missingSecrets.push(key);
+    }
+    if (!secretKeys.includes(key)) secretKeys.push(key);
+  }
+  for (const key of stackConfig.encrypted) config[key] = canary(key);
+
+  const validation = validateConfig(rawBorgConfig(config));
+  if (!validation.ok) return { ok: false, problems: validation.problems };
+
+  const outDir = path.join(outRoot, stackConfig.stack);
+  fs.rmSync(outDir, { recursive: true, force: true });
+  fs.mkdirSync(outDir, { recursive: true });
+  const run = await runProgram({ stack: stackConfig.stack, config, secretKeys, bundleRoot: outRoot });
+  const plan: Plan = { stack: stackConfig.stack, fakes: FAKES, resources: run.resources, outputs: run.outputs };
+  fs.writeFileSync(path.join(outDir, "plan.json"), `${JSON.stringify(plan, null, 2)}\n`);
+  return { ok: true, plan, outDir, missingSecrets };
+}
+
+/** `type name` lines indented under their parents. */
+export function renderTree(resources: readonly CapturedResource[]): string {
+  const children = new Map<string | null, CapturedResource[]>();
+  for (const r of resources) {
+    const siblings = children.get(r.parent) ?? [];
+    siblings.push(r);
+    children.set(r.parent, siblings);
+  }
+  const known = new Set(resources.map((r) => r.urn));
+  const lines: string[] = [];
+  const walk = (parent: string | null, depth: number) => {
+    for (const r of children.get(parent) ?? []) {
+      lines.push(`${"  ".repeat(depth)}${r.type}  ${r.name}`);
+      walk(r.urn, depth + 1);
+    }
+  };
+  for (const [parent] of children) if (parent === null || !known.has(parent)) walk(parent, 0);
+  return lines.join("\n");
+}
+
+export function countByType(resources: readonly CapturedResource[]): Record<string, number> {
+  const counts: Record<string, number> = {};
+  for (const r of resources) counts[r.type] = (counts[r.type] ?? 0) + 1;
+  return Object.fromEntries(Object.entries(counts).sort(([a], [b]) => a.localeCompare(b)));
+}
