@@ -38,7 +38,7 @@ export class ProxmoxVm extends pulumi.ComponentResource {
             ssh_deletekeys: true,
             ssh_genkeytypes: [],
             ssh_keys: { ed25519_private: privateKey, ed25519_public: publicKey.trim() },
-          })}`,
+          }, { lineWidth: 0 })}`,
       ),
     );
     const snippet = new proxmoxve.FileLegacy(

@@ -129,7 +129,9 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>): Validati
 
   checkNetwork(network, nodes, problems);
   checkIdentities(nodes, proxmox, raw, problems);
-  if (services) checkServices(services, network, nodes, drones, problems);
+  // Membership checks need every node: a node that failed to parse is already reported.
+  const allNodesParsed = queen !== undefined && drones !== undefined && (raw.edgePi === undefined || edgePi !== undefined);
+  if (services) checkServices(services, network, allNodesParsed ? nodes : undefined, drones, problems);
   if (level === "prod") {
     if (tls === false) problems.add(["security", "tls"], "must be true at security level prod");
     if (edgePi && !edgePi.hostKey) problems.add(["edgePi", "hostKey"], "is required at security level prod: pin the Pi's host key (`ssh-keyscan -t ed25519 <pi>`)");
@@ -278,7 +280,7 @@ function checkIdentities(nodes: LocatedNode[], proxmox: Proxmox | undefined, raw
   }
 }
 
-function checkServices(services: Services, network: Network | undefined, nodes: LocatedNode[], drones: Drone[] | undefined, problems: Problems): void {
+function checkServices(services: Services, network: Network | undefined, nodes: LocatedNode[] | undefined, drones: Drone[] | undefined, problems: Problems): void {
   const nodeBlock = network ? parseCidr(network.cidr) : undefined;
   const pods = parseCidr(services.k3s.podCidr);
   const svcs = parseCidr(services.k3s.serviceCidr);
@@ -291,14 +293,14 @@ function checkServices(services: Services, network: Network | undefined, nodes: 
   }
   if (services.k3s.enabled) overlap(["services", "k3s", "serviceCidr"], svcs, services.k3s.serviceCidr, pods, "borg:services.k3s.podCidr", services.k3s.podCidr);
 
-  const quorumNodes = new Set(nodes.filter((n) => n.spec.quorum).map((n) => n.spec.name));
+  const quorumNodes = new Set((nodes ?? []).filter((n) => n.spec.quorum).map((n) => n.spec.name));
   const memberList = (path: Path, members: string[] | undefined, what: string) => {
     if (!members || problems.has(path)) return;
     const seen = new Set<string>();
     members.forEach((m, i) => {
       if (seen.has(m)) problems.add([...path, i], `'${m}' is listed twice`);
       seen.add(m);
-      if (quorumNodes.size > 0 && !quorumNodes.has(m)) problems.add([...path, i], `'${m}' is not the queen or a drone; ${what} must run on one of: ${[...quorumNodes].join(", ")}`);
+      if (nodes && !quorumNodes.has(m)) problems.add([...path, i], `'${m}' is not the queen or a drone; ${what} must run on one of: ${[...quorumNodes].join(", ")}`);
     });
   };
   if (services.ceph.enabled) {

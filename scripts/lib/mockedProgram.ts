@@ -39,6 +39,8 @@ export interface RunOptions {
   secretKeys: readonly string[];
   /** Where the program writes node bundles (BORG_BUNDLE_ROOT). */
   bundleRoot: string;
+  /** Called for every registration as it happens (also when the program later fails). */
+  onRegister?: (resource: CapturedResource) => void;
 }
 
 // Serialized-property signatures of the Pulumi wire format.
@@ -67,7 +69,7 @@ export function decodeWire(value: unknown, secret = false): unknown {
     }
     return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, decodeWire(v, secret)]));
   }
-  return secret && value !== null && value !== "" ? REDACTED : value;
+  return secret && value !== null ? REDACTED : value;
 }
 
 /** A base64 blob of the right shape for an ed25519 public key, derived from the name (fake, stable). */
@@ -79,6 +81,17 @@ function fakeEd25519(name: string): string {
     createHash("sha256").update(`fake:${name}`).digest(),
   ]);
   return `ssh-ed25519 ${body.toString("base64")}`;
+}
+
+/** Mock inputs keep the wire's secret wrappers; fakes only need the plain values. */
+function unwrapSecrets(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(unwrapSecrets);
+  if (value !== null && typeof value === "object") {
+    const obj = value as Record<string, unknown>;
+    if (obj[SIG] === SECRET_SIG) return unwrapSecrets(obj.value);
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, unwrapSecrets(v)]));
+  }
+  return value;
 }
 
 /** Clearly labelled fake provider outputs: ids start with `fake-`, generated secrets are canaries. */
@@ -99,9 +112,9 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): { id: string; state
         },
       };
     case "proxmoxve:index/vmLegacy:VmLegacy":
-      return { id: `fake-vm-${String(inputs.vmId)}`, state: { ...inputs, ipv4Addresses: [["127.0.0.1"], [String((inputs.initialization as any)?.ipConfigs?.[0]?.ipv4?.address ?? "").split("/")[0]]] } };
+      return { id: `fake-vm-${String(inputs.vmId)}`, state: { ...inputs, ipv4Addresses: [["127.0.0.1"], [String((unwrapSecrets(inputs.initialization) as any)?.ipConfigs?.[0]?.ipv4?.address ?? "").split("/")[0]]] } };
     case "proxmoxve:index/fileLegacy:FileLegacy":
-      return { id: `${String(inputs.datastoreId)}:snippets/${String((inputs.sourceRaw as any)?.fileName)}`, state: inputs };
+      return { id: `${String(inputs.datastoreId)}:snippets/${String((unwrapSecrets(inputs.sourceRaw) as any)?.fileName)}`, state: inputs };
     case "command:remote:Command":
       return { id, state: { ...inputs, stdout: `fake stdout of ${args.name}`, stderr: "" } };
     default:
@@ -153,6 +166,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       inputs: decodeWire(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
     });
     const entry = resources[resources.length - 1]!;
+    options.onRegister?.(entry);
     register(req, (err: unknown, res: any) => {
       if (res) entry.urn = res.getUrn();
       cb(err, res);

@@ -1,0 +1,82 @@
+// Shared test helpers: run a stack through the real offline synth (the program under mocks).
+import * as fs from "node:fs";
+import * as os from "node:os";
+import * as path from "node:path";
+import { parse } from "yaml";
+import { PROJECT_ROOT } from "../components/bundle.js";
+import type { CapturedResource } from "../scripts/lib/mockedProgram.js";
+import { readStackFile, type StackConfig } from "../scripts/lib/stackFile.js";
+import { synthesize, type Plan } from "../scripts/lib/synthesize.js";
+
+export const STACKS = ["dev", "staging", "prod"] as const;
+export const stackFile = (stack: string) => path.join(PROJECT_ROOT, "stacks", `Pulumi.${stack}.yaml`);
+
+/** The `borg:*` values of a committed stack file, decoded (for building variants). */
+export function stackValues(stack: string): Record<string, any> {
+  const doc = parse(fs.readFileSync(stackFile(stack), "utf8")) as { config: Record<string, unknown> };
+  return Object.fromEntries(Object.entries(doc.config).filter(([k]) => k.startsWith("borg:")).map(([k, v]) => [k.slice(5), structuredClone(v)]));
+}
+
+export function toStackConfig(stack: string, values: Record<string, unknown>): StackConfig {
+  return {
+    stack,
+    file: `<test ${stack}>`,
+    values: Object.fromEntries(Object.entries(values).map(([k, v]) => [`borg:${k}`, typeof v === "string" ? v : JSON.stringify(v)])),
+    encrypted: [],
+  };
+}
+
+export interface Synth {
+  plan: Plan;
+  outDir: string;
+  byName: (name: string) => CapturedResource;
+  byType: (type: string) => CapturedResource[];
+  nameOf: (urn: string) => string;
+}
+
+export function tempDir(prefix = "borg-test-"): string {
+  return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+}
+
+export async function synth(config: StackConfig | string, outRoot = tempDir()): Promise<Synth> {
+  const stackConfig = typeof config === "string" ? readStackFile(stackFile(config)) : config;
+  const result = await synthesize(stackConfig, outRoot);
+  if (!result.ok) throw new Error(`synth failed:\n${result.problems.join("\n")}`);
+  const { plan } = result;
+  const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
+  return {
+    plan,
+    outDir: result.outDir,
+    byName: (name) => {
+      const found = plan.resources.filter((r) => r.name === name);
+      if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);
+      return found[0]!;
+    },
+    byType: (type) => plan.resources.filter((r) => r.type === type),
+    nameOf: (urn) => byUrn.get(urn)?.name ?? urn,
+  };
+}
+
+/** Every urn `urn` depends on, directly or through dependencies of dependencies. */
+export function transitiveDependencies(resources: readonly CapturedResource[], urn: string): Set<string> {
+  const byUrn = new Map(resources.map((r) => [r.urn, r]));
+  const seen = new Set<string>();
+  const stack = [...(byUrn.get(urn)?.dependencies ?? [])];
+  while (stack.length) {
+    const next = stack.pop()!;
+    if (seen.has(next)) continue;
+    seen.add(next);
+    stack.push(...(byUrn.get(next)?.dependencies ?? []));
+  }
+  return seen;
+}
+
+export function listFiles(dir: string): string[] {
+  const out: string[] = [];
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) out.push(...listFiles(full));
+    else out.push(full);
+  }
+  return out.sort();
+}
