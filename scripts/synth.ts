@@ -58,6 +58,10 @@ async function main(): Promise<number> {
   console.log(renderTree(plan.resources));
   console.log("\ncounts:");
   for (const [type, n] of Object.entries(counts)) console.log(`  ${String(n).padStart(4)}  ${type}`);
+  const remote = plan.resources.filter((r) => r.type.startsWith("command:remote:"));
+  const pinned = remote.filter((r) => (r.inputs.connection as { hostKey?: unknown } | undefined)?.hostKey);
+  console.log(`\nremote connections pinning a host key: ${pinned.length}/${remote.length}`);
+  for (const r of remote.filter((r) => !pinned.includes(r))) console.log(`  UNPINNED: ${r.name}`);
   console.log("\nexports:");
   console.log(JSON.stringify(plan.outputs, null, 2).replace(/^/gm, "  "));
   if (result.missingSecrets.length > 0) console.log(`\nnot set (canaries used): ${result.missingSecrets.join(", ")}`);

@@ -7,7 +7,7 @@ import { rolloutPredecessors } from "../components/rollout.js";
 import { STACKS, stackValues } from "./helpers.js";
 
 const SECRETS = { sshPrivateKey: "<set>", proxmoxApiToken: "<set>" };
-const valid = (stack: string) => ({ ...stackValues(stack), ...SECRETS });
+const valid = (stack: string): Record<string, any> => ({ ...stackValues(stack), ...SECRETS });
 const problemsOf = (raw: Record<string, unknown>) => {
   const result = validateConfig(raw);
   return result.ok ? [] : result.problems;

@@ -1,0 +1,38 @@
+# Entry point of a node bundle, built on the node with
+#   nix-build '<nixpkgs/nixos>' -A system -I nixos-config=<bundle>/configuration.nix
+# Everything node-specific comes from ./node.json (never a secret); the
+# modules hold the logic, ./lib/node-options.nix the one JSON -> option mapping.
+{ lib, ... }:
+let
+  node = builtins.fromJSON (builtins.readFile ./node.json);
+
+  # Every module under ./modules, so a new concern is picked up by dropping a file in.
+  moduleNames = builtins.filter (n: builtins.match ".*\\.nix" n != null)
+    (builtins.attrNames (builtins.readDir ./modules));
+  modules = map (n: ./modules + "/${n}") moduleNames;
+
+  # Existing NixOS hosts keep what only they know. "generic": its disks and boot
+  # loader, from the host's generated hardware file plus an optional operator
+  # file; the edge Pi: only the optional operator file (e.g. another root label).
+  # Proxmox VMs are fully described by the bundle and import nothing from the host.
+  hardwareFile = /etc/nixos/hardware-configuration.nix;
+  localFile = /etc/nixos/borg-local.nix;
+  generic = node.platform == "generic";
+  hostFiles = builtins.filter builtins.pathExists (
+    if generic then [ hardwareFile localFile ]
+    else if node.platform == "raspberry-pi-4" then [ localFile ]
+    else [ ]
+  );
+in
+{
+  imports = modules ++ hostFiles;
+
+  borg = import ./lib/node-options.nix node;
+
+  system.stateVersion = node.stateVersion;
+
+  assertions = lib.optional generic {
+    assertion = builtins.pathExists hardwareFile;
+    message = "borg: platform \"generic\" needs /etc/nixos/hardware-configuration.nix on the host (file systems); put its boot loader settings in /etc/nixos/borg-local.nix.";
+  };
+}

@@ -1,0 +1,112 @@
+// Project files and the synth CLI as a user meets them.
+import Ajv2020 from "ajv/dist/2020.js";
+import { spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { describe, expect, it } from "vitest";
+import { parse } from "yaml";
+import { PROJECT_ROOT } from "../components/bundle.js";
+import { tempDir } from "./helpers.js";
+
+const SHARED = path.resolve(PROJECT_ROOT, "..", "shared");
+const read = (rel: string) => fs.readFileSync(path.join(PROJECT_ROOT, rel), "utf8");
+
+function synthCli(...args: string[]) {
+  const tsx = path.join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
+  return spawnSync(tsx, ["scripts/synth.ts", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 120_000 });
+}
+
+describe("Pulumi.yaml", () => {
+  const schemaFile = path.join(SHARED, "schemas", "pulumi-project.schema.json");
+
+  it("validates against the Pulumi project schema", () => {
+    const ajv = new Ajv2020.default({ strict: false, allErrors: true });
+    const validate = ajv.compile(JSON.parse(fs.readFileSync(schemaFile, "utf8")));
+    const project = parse(read("Pulumi.yaml"));
+    expect(validate(project), JSON.stringify(validate.errors)).toBe(true);
+    expect(project).toMatchObject({ name: "borg-collective", stackConfigDir: "stacks", runtime: { name: "nodejs" } });
+    // control: the schema does reject a broken project
+    expect(validate({ ...project, runtime: 42 })).toBe(false);
+  });
+
+  it("runs the TypeScript entry with the pinned tsx", () => {
+    const project = parse(read("Pulumi.yaml"));
+    const pkg = JSON.parse(read("package.json"));
+    expect(project.runtime.options.nodeargs).toBe("--import tsx");
+    expect(pkg.devDependencies.tsx ?? pkg.dependencies.tsx).toMatch(/^\d+\.\d+\.\d+$/);
+    expect(fs.existsSync(path.join(PROJECT_ROOT, project.main))).toBe(true);
+  });
+});
+
+describe("package.json", () => {
+  it("pins every dependency exactly", () => {
+    const pkg = JSON.parse(read("package.json"));
+    for (const [name, version] of Object.entries({ ...pkg.dependencies, ...pkg.devDependencies })) {
+      expect(version, name).toMatch(/^\d+\.\d+\.\d+$/);
+    }
+    expect(pkg.dependencies["@pulumi/pulumi"]).toBe("3.248.0");
+    expect(pkg.dependencies["@pulumi/command"]).toBe("1.2.1");
+  });
+
+  it("keeps a single copy of @pulumi/pulumi (mocks are set on one copy only)", () => {
+    const lock = JSON.parse(read("package-lock.json"));
+    const copies = Object.keys(lock.packages).filter((p) => p.endsWith("node_modules/@pulumi/pulumi"));
+    expect(copies).toEqual(["node_modules/@pulumi/pulumi"]);
+  });
+});
+
+describe("synth CLI", () => {
+  it("synthesizes prod: counts, host keys, plan and bundles on disk", () => {
+    const out = tempDir();
+    const run = synthCli("prod", "--out", out);
+    expect(run.status, run.stderr).toBe(0);
+    expect(run.stdout).toMatch(/^\s+1\s+borg:index:Collective$/m);
+    expect(run.stdout).toMatch(/^\s+1\s+borg:index:Queen$/m);
+    expect(run.stdout).toMatch(/^\s+3\s+borg:index:Drone$/m);
+    expect(run.stdout).toMatch(/^\s+1\s+borg:index:EdgePi$/m);
+    expect(run.stdout).toMatch(/^\s+4\s+proxmoxve:index\/vmLegacy:VmLegacy$/m);
+    expect(run.stdout).toMatch(/^\s+5\s+borg:index:NixosHost$/m);
+    const plan = JSON.parse(fs.readFileSync(path.join(out, "prod", "plan.json"), "utf8"));
+    expect(Object.keys(plan)).toEqual(["stack", "fakes", "resources", "outputs"]);
+    expect(fs.readdirSync(path.join(out, "prod", "nodes")).sort()).toEqual(["drone-1", "drone-2", "drone-3", "edge-pi", "queen"]);
+  });
+
+  it("--json prints the plan; --config takes any stack file and names the stack after it", () => {
+    const dir = tempDir();
+    fs.copyFileSync(path.join(PROJECT_ROOT, "stacks", "Pulumi.dev.yaml"), path.join(dir, "Pulumi.lab.yaml"));
+    const run = synthCli("--config", path.join(dir, "Pulumi.lab.yaml"), "--out", path.join(dir, "out"), "--json");
+    expect(run.status, run.stderr).toBe(0);
+    const plan = JSON.parse(run.stdout);
+    expect(plan.stack).toBe("lab");
+    expect(plan.resources[0].urn).toMatch(/^urn:pulumi:lab::borg-collective::/);
+    expect(fs.existsSync(path.join(dir, "out", "lab", "plan.json"))).toBe(true);
+  });
+
+  it("an invalid stack exits 2, lists every problem by config path, and writes nothing", () => {
+    const out = tempDir();
+    const run = synthCli("--config", path.join(PROJECT_ROOT, "test", "fixtures", "Pulumi.broken.yaml"), "--out", out);
+    expect(run.status).toBe(2);
+    for (const line of [
+      "borg:drones[0].address: 10.43.0.9 is outside borg:network.cidr 10.42.0.0/24",
+      "borg:drones[1].name: 'drone-1' is already the name of borg:drones[0]",
+      "borg:drones[1].vmId: 111 is already the vmId of borg:drones[0]",
+      "borg:services.ceph.monitors: has 2 monitors",
+      "borg:services.k3s.podCidr: 10.42.0.0/16 overlaps borg:network.cidr 10.42.0.0/24",
+      "borg:security.tls: must be true at security level prod",
+    ]) {
+      expect(run.stderr).toContain(line);
+    }
+    expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
+    expect(fs.readdirSync(out)).toEqual([]);
+  });
+
+  it("bad arguments exit 64 with a usage line; a missing stack file exits 2 naming it", () => {
+    const none = synthCli();
+    expect(none.status).toBe(64);
+    expect(none.stderr).toContain("usage: npm run synth -- <stack>");
+    expect(synthCli("dev", "--bogus").status).toBe(64);
+    const missing = synthCli("nope");
+    expect(missing.status).toBe(2);
+    expect(missing.stderr).toMatch(/Pulumi\.nope\.yaml: cannot read/);
+  });
+});
