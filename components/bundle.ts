@@ -6,14 +6,13 @@ import * as path from "node:path";
 import { fileURLToPath } from "node:url";
 import { parseCidr } from "./config/ipv4.js";
 import type { CollectiveSpec, NodeSpec } from "./config/validate.js";
+import { HOST_KEY_SECRET, OSD_DEVICE, SECRETS_DIR } from "./bundle-paths.js";
+import { renderServices, type NodeServices } from "./services.js";
+
+export { HOST_KEY_SECRET, SECRETS_DIR, STATE_DIR } from "./bundle-paths.js";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-export const SECRETS_DIR = "/var/lib/borg/secrets";
-export const STATE_DIR = "/var/lib/borg";
-export const HOST_KEY_SECRET = "ssh_host_ed25519_key";
 export const NIXOS_STATE_VERSION = "24.11";
-/** The OSD disk is the VM's second virtio disk (virtio1). */
-export const OSD_DEVICE = "/dev/vdb";
 
 export interface SecretFileRef {
   readonly name: string;
@@ -37,6 +36,8 @@ export interface NodeJson {
   storage: { osdDevice: string } | null;
   peers: { name: string; role: NodeSpec["role"]; address: string }[];
   secrets: { dir: string; files: SecretFileRef[] };
+  /** Desired service roles and peers (the NixOS service modules read these). */
+  services: NodeServices;
 }
 
 /** Secrets every node of this platform receives (values travel separately, on stdin). */
@@ -71,6 +72,7 @@ export function renderNodeJson(spec: CollectiveSpec, node: NodeSpec, stack: stri
     storage: node.osdDiskGb !== undefined ? { osdDevice: OSD_DEVICE } : null,
     peers: spec.nodes.filter((n) => n.name !== node.name).map((n) => ({ name: n.name, role: n.role, address: n.address })),
     secrets: { dir: SECRETS_DIR, files: secretFilesFor(node) },
+    services: renderServices(spec, node),
   };
 }
 

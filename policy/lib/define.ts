@@ -1,0 +1,132 @@
+// How every borg policy is built: a plain policy object whose messages name the resource, the
+// offending field and the fix, with per-resource exemptions (each with a reason) from the
+// policy's config (`--policy-pack-config`). No policy imports the pack: see ../index.ts.
+import type {
+  PolicyConfigSchema,
+  PolicyResource,
+  ReportViolation,
+  ResourceValidationArgs,
+  ResourceValidationPolicy,
+  StackValidationArgs,
+  StackValidationPolicy,
+} from "@pulumi/policy";
+
+export interface Exemption {
+  /** URN or logical name of the exempted resource. */
+  resource: string;
+  /** Why this resource may break the rule; shown whenever the exemption applies. */
+  reason: string;
+}
+
+export interface PolicyConfig {
+  exemptions: Exemption[];
+  [key: string]: unknown;
+}
+
+const EXEMPTIONS_PROPERTY = {
+  type: "array",
+  default: [],
+  items: {
+    type: "object",
+    additionalProperties: false,
+    required: ["resource", "reason"],
+    properties: { resource: { type: "string", minLength: 1 }, reason: { type: "string", minLength: 10 } },
+  },
+};
+
+/** A finding: which field is wrong, what is wrong with it, and how to fix it. */
+export interface Finding {
+  field: string;
+  problem: string;
+  fix: string;
+}
+
+export const formatViolation = (resource: { name: string; type: string }, f: Finding) =>
+  `${resource.name} (${resource.type}): ${f.field}: ${f.problem}. Fix: ${f.fix}`;
+
+function exemptionFor(config: PolicyConfig | undefined, urn: string, name: string): Exemption | undefined {
+  return config?.exemptions?.find((e) => e.resource === urn || e.resource === name);
+}
+
+export interface ResourceRuleSpec {
+  name: string;
+  description: string;
+  /** Types this rule judges; any other type is reported as not applicable. */
+  appliesTo: (type: string) => boolean;
+  /** Returns the findings for one resource (empty: compliant). */
+  check: (resource: ResourceValidationArgs, config: PolicyConfig) => Finding[];
+  /** Extra config properties besides `exemptions` (JSON schema). */
+  configProperties?: Record<string, unknown>;
+}
+
+export function resourceRule(spec: ResourceRuleSpec): ResourceValidationPolicy {
+  return {
+    name: spec.name,
+    description: spec.description,
+    configSchema: { properties: { exemptions: EXEMPTIONS_PROPERTY, ...(spec.configProperties ?? {}) } } as unknown as PolicyConfigSchema,
+    validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+      if (!spec.appliesTo(args.type)) args.notApplicable(`${spec.name} does not judge ${args.type}`);
+      const config = args.getConfig<PolicyConfig>();
+      const exemption = exemptionFor(config, args.urn, args.name);
+      if (exemption) args.notApplicable(`exempt: ${exemption.reason}`);
+      for (const finding of spec.check(args, config)) report(formatViolation(args, finding));
+    },
+  };
+}
+
+export interface StackFinding extends Finding {
+  /** The resource at fault; omitted when the whole stack is (e.g. a missing resource). */
+  resource?: PolicyResource;
+}
+
+export interface StackRuleSpec {
+  name: string;
+  description: string;
+  check: (resources: readonly PolicyResource[], config: PolicyConfig, args: StackValidationArgs) => StackFinding[];
+  configProperties?: Record<string, unknown>;
+}
+
+export function stackRule(spec: StackRuleSpec): StackValidationPolicy {
+  return {
+    name: spec.name,
+    description: spec.description,
+    configSchema: { properties: { exemptions: EXEMPTIONS_PROPERTY, ...(spec.configProperties ?? {}) } } as unknown as PolicyConfigSchema,
+    validateStack: (args: StackValidationArgs, report: ReportViolation) => {
+      const config = args.getConfig<PolicyConfig>();
+      for (const finding of spec.check(args.resources, config, args)) {
+        const at = finding.resource;
+        if (at && exemptionFor(config, at.urn, at.name)) continue;
+        report(formatViolation(at ?? { name: "stack", type: "pulumi:pulumi:Stack" }, finding), at?.urn);
+      }
+    },
+  };
+}
+
+/** Reads a nested property by path (`a.b[0].c`), undefined when any step is missing. */
+export function get(value: unknown, path: string): unknown {
+  let current: unknown = value;
+  for (const part of path.split(/\.|\[(\d+)\]/).filter((p) => p !== undefined && p !== "")) {
+    if (current === null || typeof current !== "object") return undefined;
+    current = (current as Record<string, unknown>)[part];
+  }
+  return current;
+}
+
+/**
+ * A value that is secret in the plan shows as this marker (offline synth). Under the CLI, secret
+ * values arrive unwrapped, so rules never depend on a value being shown as secret.
+ */
+export const REDACTED = "[secret]";
+
+/** Looks like a credential typed into plain text (keys, tokens, passwords, connection strings). */
+export function looksLikeSecretLiteral(text: string): string | undefined {
+  const patterns: Array<[RegExp, string]> = [
+    [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a PEM private key"],
+    [/\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)\s*[=:]\s*['"]?[^\s'"$<{[]{6,}/i, "a credential assignment"],
+    [/\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@$]{4,}@/i, "a URL with an embedded password"],
+    [/\bAKIA[0-9A-Z]{16}\b/, "an AWS access key id"],
+    [/\bgh[pousr]_[A-Za-z0-9]{36,}\b/, "a GitHub token"],
+    [/\b[A-Za-z0-9+/]{40,}={0,2}(?=\s|$)/, "a long base64 blob"],
+  ];
+  return patterns.find(([re]) => re.test(text))?.[1];
+}

@@ -1,0 +1,18 @@
+// Every policy of the pack, as plain objects. Tests and the offline runner import this file;
+// only ./index.ts wraps them in a PolicyPack (whose constructor starts a server).
+import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import { kubernetesPolicies } from "./kubernetes";
+import { proxmoxPolicies } from "./proxmox";
+import { remoteCommandPolicies } from "./remote";
+import { consulPolicies } from "./consul";
+import { messagingPolicies } from "./messaging";
+import { stackPolicies } from "./stack";
+
+export const allPolicies: Array<ResourceValidationPolicy | StackValidationPolicy> = [
+  ...kubernetesPolicies,
+  ...proxmoxPolicies,
+  ...remoteCommandPolicies,
+  ...consulPolicies,
+  ...messagingPolicies,
+  ...stackPolicies,
+];
