@@ -135,7 +135,7 @@ export async function runResourcePolicy(policy: ResourceValidationPolicy, resour
       throw new NotApplicable(reason ?? "not applicable");
     },
   } as unknown as ResourceValidationArgs;
-  const validations = Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource];
+  const validations = (Array.isArray(policy.validateResource) ? policy.validateResource : [policy.validateResource]).filter((v) => v !== undefined);
   try {
     for (const validate of validations) await validate(args, (message) => violations.push(message));
   } catch (err) {
