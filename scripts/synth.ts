@@ -1,11 +1,12 @@
 // npm run synth -- <stack> [--out DIR] [--json]
 // npm run synth -- --config PATH/Pulumi.<name>.yaml [--out DIR] [--json]
-// Exit 0 on success, 2 on an invalid stack, 64 on bad arguments.
+// Exit 0 on success, 1 when a mandatory policy is violated, 2 on an invalid stack, 64 on bad arguments.
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { formatProblems } from "../components/config/load.js";
 import { PROJECT_ROOT } from "../components/bundle.js";
 import { readStackFile, StackFileError } from "./lib/stackFile.js";
+import { renderReport } from "./lib/policyRunner.js";
 import { countByType, renderTree, synthesize } from "./lib/synthesize.js";
 
 const USAGE = "usage: npm run synth -- <stack> [--out DIR] [--json]\n       npm run synth -- --config PATH/Pulumi.<stack>.yaml [--out DIR] [--json]";
@@ -48,10 +49,12 @@ async function main(): Promise<number> {
     console.error(`${path.relative(process.cwd(), file) || file}: ${formatProblems(result.problems)}`);
     return 2;
   }
-  const { plan } = result;
+  const { plan, policy } = result;
+  const mandatory = policy.report.violations.filter((v) => v.level === "mandatory").length;
+  const exitCode = mandatory > 0 ? 1 : 0;
   if (values.json) {
-    console.log(JSON.stringify(plan, null, 2));
-    return 0;
+    console.log(JSON.stringify({ ...plan, policy }, null, 2));
+    return exitCode;
   }
   const counts = countByType(plan.resources);
   console.log(`stack ${plan.stack}: ${plan.resources.length} resources in ${((performance.now() - started) / 1000).toFixed(1)}s (offline, fake provider outputs)\n`);
@@ -65,8 +68,10 @@ async function main(): Promise<number> {
   console.log("\nexports:");
   console.log(JSON.stringify(plan.outputs, null, 2).replace(/^/gm, "  "));
   if (result.missingSecrets.length > 0) console.log(`\nnot set (canaries used): ${result.missingSecrets.join(", ")}`);
-  console.log(`\nwrote ${path.join(result.outDir, "plan.json")} and ${path.join(result.outDir, "nodes")}/<node>/`);
-  return 0;
+  console.log(`\npolicies (${policy.config}):`);
+  console.log(renderReport(policy.report).replace(/^/gm, "  "));
+  console.log(`\nwrote ${path.join(result.outDir, "plan.json")}, policy.json and ${path.join(result.outDir, "nodes")}/<node>/`);
+  return exitCode;
 }
 
 process.exitCode = await main();

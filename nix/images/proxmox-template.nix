@@ -3,8 +3,8 @@
 #   then on the PVE host: qmrestore vzdump-qemu-*.vma.zst <templateVmId> --unique true && qm template <templateVmId>
 #
 # Cloud-init stays ENABLED here: on the first boot of a clone Proxmox hands it
-# the deploy user, its keys, the static address and (via the user-data snippet)
-# the pinned SSH host key. The first borg deploy then takes over and turns
+# the deploy user, its keys, the static address and
+# the pinned SSH host key (vendor-data snippet). The first borg deploy then takes over and turns
 # cloud-init off (modules/proxmox-guest.nix).
 { lib, modulesPath, ... }:
 {

@@ -4,7 +4,10 @@ import * as path from "node:path";
 import { rawBorgConfig } from "../../components/config/load.js";
 import { SECRET_KEYS } from "../../components/config/schema.js";
 import { validateConfig } from "../../components/config/validate.js";
+import { PROJECT_ROOT } from "../../components/bundle.js";
+import { allPolicies } from "../../policy/policies.ts";
 import { canary, runProgram, type CapturedResource } from "./mockedProgram.js";
+import { readEnforcementConfig, runPolicies, type PolicyReport } from "./policyRunner.js";
 import type { StackConfig } from "./stackFile.js";
 
 export interface Plan {
@@ -15,7 +18,26 @@ export interface Plan {
   outputs: Record<string, unknown>;
 }
 
-export type SynthResult = { ok: true; plan: Plan; outDir: string; missingSecrets: string[] } | { ok: false; problems: string[] };
+export interface PolicyCheck {
+  /** The enforcement config applied (policy/config/<security level>.json). */
+  config: string;
+  report: PolicyReport;
+}
+
+export type SynthResult =
+  | { ok: true; plan: Plan; outDir: string; missingSecrets: string[]; policy: PolicyCheck }
+  | { ok: false; problems: string[] };
+
+/** The per-stack enforcement config for a security level; the strictest when the level is unknown. */
+export function enforcementConfigFile(level: unknown): string {
+  const known = ["dev", "staging", "prod"].includes(String(level)) ? String(level) : "prod";
+  return path.join(PROJECT_ROOT, "policy", "config", `${known}.json`);
+}
+
+export async function checkPolicies(resources: Plan["resources"], level: unknown): Promise<PolicyCheck> {
+  const config = enforcementConfigFile(level);
+  return { config: path.relative(PROJECT_ROOT, config), report: await runPolicies(allPolicies, resources, readEnforcementConfig(config)) };
+}
 
 const FAKES =
   "Offline synth under Pulumi mocks: ids starting with 'fake-', SSH host public keys and VM addresses reported by providers are fake; " +
@@ -44,7 +66,9 @@ export async function synthesize(stackConfig: StackConfig, outRoot: string): Pro
   const run = await runProgram({ stack: stackConfig.stack, config, secretKeys, bundleRoot: outRoot });
   const plan: Plan = { stack: stackConfig.stack, fakes: FAKES, resources: run.resources, outputs: run.outputs };
   fs.writeFileSync(path.join(outDir, "plan.json"), `${JSON.stringify(plan, null, 2)}\n`);
-  return { ok: true, plan, outDir, missingSecrets };
+  const policy = await checkPolicies(plan.resources, validation.spec.security.level);
+  fs.writeFileSync(path.join(outDir, "policy.json"), `${JSON.stringify(policy, null, 2)}\n`);
+  return { ok: true, plan, outDir, missingSecrets, policy };
 }
 
 /** `type name` lines indented under their parents. */
