@@ -126,7 +126,10 @@ export function looksLikeSecretLiteral(text: string): string | undefined {
     [/\b[a-z][a-z0-9+.-]*:\/\/[^\s/:@]+:[^\s/@$]{4,}@/i, "a URL with an embedded password"],
     [/\bAKIA[0-9A-Z]{16}\b/, "an AWS access key id"],
     [/\bgh[pousr]_[A-Za-z0-9]{36,}\b/, "a GitHub token"],
-    [/\b[A-Za-z0-9+/]{40,}={0,2}(?=\s|$)/, "a long base64 blob"],
   ];
-  return patterns.find(([re]) => re.test(text))?.[1];
+  const found = patterns.find(([re]) => re.test(text))?.[1];
+  if (found) return found;
+  // A long base64 run is a key or token; a hex run of the same length is a content hash.
+  const blob = text.match(/[A-Za-z0-9+/]{40,}={0,2}/g)?.find((b) => /[g-zG-Z+/]/.test(b) && /\d/.test(b));
+  return blob ? "a long base64 blob" : undefined;
 }
