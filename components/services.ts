@@ -98,7 +98,8 @@ export function renderServices(spec: CollectiveSpec, node: NodeSpec): NodeServic
       enable: services.nats.enabled,
       serverName: node.name,
       clusterName: services.nats.clusterName,
-      jetstream: !isEdge,
+      // Every cluster member routes and serves clients; only the (odd) peer set stores streams.
+      jetstream: services.nats.jetstream.peers.includes(node.name),
       maxMemoryStore: services.nats.jetstream.maxMemoryStore,
       maxFileStore: services.nats.jetstream.maxFileStore,
       routes: isEdge ? [] : cluster.filter((n) => n.name !== node.name).map((n) => `nats-route://${n.address}:${PORTS.natsRoute}`),

@@ -7,16 +7,21 @@ import { parseArgs } from "node:util";
 import { allPolicies } from "../policy/policies.ts";
 import { readEnforcementConfig, renderReport, runPolicies, type PlanResource } from "./lib/policyRunner.js";
 import { enforcementConfigFile } from "./lib/synthesize.js";
+import { policyTable } from "./lib/policyTable.js";
 
-const USAGE = "usage: npm run policy -- <plan.json> [--config policy/config/<stack>.json] [--json]";
+const USAGE = "usage: npm run policy -- <plan.json> [--config policy/config/<stack>.json] [--json]\n       npm run policy -- --table";
 
 async function main(): Promise<number> {
   let parsed;
   try {
-    parsed = parseArgs({ allowPositionals: true, options: { config: { type: "string" }, json: { type: "boolean", default: false } } });
+    parsed = parseArgs({ allowPositionals: true, options: { config: { type: "string" }, json: { type: "boolean", default: false }, table: { type: "boolean", default: false } } });
   } catch (err) {
     console.error(`${(err as Error).message}\n${USAGE}`);
     return 64;
+  }
+  if (parsed.values.table) {
+    console.log(policyTable()); // the README's rule table
+    return 0;
   }
   const [planFile, ...rest] = parsed.positionals;
   if (!planFile || rest.length > 0) {

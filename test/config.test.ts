@@ -71,6 +71,8 @@ const INVALID: Array<[string, string, Mutation, string]> = [
   ["even number of monitors", "prod", (c) => (c.services.ceph.monitors = ["queen", "drone-1"]), "borg:services.ceph.monitors: has 2 monitors; Ceph needs an odd number"],
   ["monitor that is not a node", "prod", (c) => (c.services.ceph.monitors = ["queen", "drone-1", "drone-9"]), "borg:services.ceph.monitors[2]: 'drone-9' is not the queen or a drone"],
   ["monitor on the edge Pi", "prod", (c) => (c.services.ceph.monitors = ["queen", "drone-1", "edge-pi"]), "borg:services.ceph.monitors[2]: 'edge-pi' is not the queen or a drone"],
+  ["even number of JetStream peers", "prod", (c) => (c.services.nats.jetstream.peers = ["queen", "drone-1"]), "borg:services.nats.jetstream.peers: has 2 peers; JetStream needs an odd number"],
+  ["JetStream peer on the edge Pi", "prod", (c) => (c.services.nats.jetstream.peers = ["queen", "drone-1", "edge-pi"]), "borg:services.nats.jetstream.peers[2]: 'edge-pi' is not the queen or a drone"],
   ["Consul server listed twice", "prod", (c) => (c.services.consul.servers = ["queen", "queen", "drone-1"]), "borg:services.consul.servers[1]: 'queen' is listed twice"],
   ["prod without TLS", "prod", (c) => (c.security.tls = false), "borg:security.tls: must be true at security level prod"],
   ["prod Pi without pinned host key", "prod", (c) => delete c.edgePi.hostKey, "borg:edgePi.hostKey: is required at security level prod"],

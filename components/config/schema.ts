@@ -124,7 +124,14 @@ export const ServicesSchema = z.strictObject({
     .strictObject({
       enabled,
       clusterName: z.string().regex(/^[A-Za-z0-9_-]+$/).default("hive"),
-      jetstream: z.strictObject({ maxMemoryStore: quantity.default("512M"), maxFileStore: quantity.default("10G") }).prefault({}),
+      jetstream: z
+        .strictObject({
+          /** JetStream peers (queen or drones); odd count. Default: the queen and drones, the last dropped if that is even. */
+          peers: z.array(hostLabel).min(1).optional(),
+          maxMemoryStore: quantity.default("512M"),
+          maxFileStore: quantity.default("10G"),
+        })
+        .prefault({}),
     })
     .prefault({}),
   mqtt: z

@@ -48,6 +48,7 @@ export interface CollectiveSpec {
   readonly services: Services & {
     readonly ceph: Services["ceph"] & { readonly monitors: string[] };
     readonly consul: Services["consul"] & { readonly servers: string[] };
+    readonly nats: Services["nats"] & { readonly jetstream: Services["nats"]["jetstream"] & { readonly peers: string[] } };
   };
   readonly rollout: Rollout;
   readonly security: { readonly level: SecurityLevel; readonly tls: boolean };
@@ -148,13 +149,20 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>): Validati
   }
   const monitors = services.ceph.monitors ?? [queen.name];
   const servers = services.consul.servers ?? [queen.name];
+  const quorumNames = nodes.filter((n) => n.spec.quorum).map((n) => n.spec.name);
+  const peers = services.nats.jetstream.peers ?? quorumNames.slice(0, quorumNames.length % 2 === 0 ? -1 : undefined);
   return {
     ok: true,
     spec: {
       network,
       ...(proxmox ? { proxmox } : {}),
       ssh,
-      services: { ...services, ceph: { ...services.ceph, monitors }, consul: { ...services.consul, servers } },
+      services: {
+        ...services,
+        ceph: { ...services.ceph, monitors },
+        consul: { ...services.consul, servers },
+        nats: { ...services.nats, jetstream: { ...services.nats.jetstream, peers } },
+      },
       rollout,
       security: { level: security.level, tls: tls ?? false },
       nodes: nodes.map((n) => n.spec),
@@ -313,6 +321,12 @@ function checkServices(services: Services, network: Network | undefined, nodes: 
     }
   }
   if (services.consul.enabled) memberList(["services", "consul", "servers"], services.consul.servers, "a Consul server");
+  if (services.nats.enabled) {
+    const path = ["services", "nats", "jetstream", "peers"];
+    memberList(path, services.nats.jetstream.peers, "a JetStream peer");
+    const count = services.nats.jetstream.peers?.length;
+    if (count !== undefined && count % 2 === 0) problems.add(path, `has ${count} peers; JetStream needs an odd number (1, 3, 5) to keep quorum`);
+  }
   const users = new Set<string>();
   services.mqtt.users.forEach((u, i) => {
     if (users.has(u.name)) problems.add(["services", "mqtt", "users", i, "name"], `'${u.name}' is listed twice`);

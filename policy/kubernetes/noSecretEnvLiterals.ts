@@ -1,9 +1,8 @@
 // An env `value` is stored in the workload object: anyone who can read Deployments (and every
 // plan, diff and state file) reads the secret. A secretKeyRef keeps it in a Secret.
-import { looksLikeSecretLiteral, resourceRule, type Finding } from "../lib/define";
+import { looksLikeSecretLiteral, resourceRule, SECRET_ENV_NAME, type Finding } from "../lib/define";
 import { describeContainer, forEachContainer, isWorkload } from "../lib/kubernetes";
 
-const SECRET_NAME = /(?:^|[_.-])(?:PASSWORD|PASSWD|SECRET|TOKEN|API_?KEY|PRIVATE_?KEY)(?:[_.-]|$)/i;
 // `DB_PASSWORD_FILE=/run/secrets/db` is the recommended pattern (a path to a mounted secret), not a secret.
 const POINTER_SUFFIX = /[_.-](?:FILE|PATH|DIR)$/i;
 
@@ -19,7 +18,7 @@ export const noSecretEnvLiterals = resourceRule({
         const { name, value } = (entry ?? {}) as { name?: unknown; value?: unknown };
         if (typeof value !== "string" || value === "") return;
         const varName = typeof name === "string" ? name : "";
-        const byName = SECRET_NAME.test(varName) && !POINTER_SUFFIX.test(varName);
+        const byName = SECRET_ENV_NAME.test(varName) && !POINTER_SUFFIX.test(varName);
         const byContent = looksLikeSecretLiteral(value);
         if (!byName && !byContent) return;
         findings.push({

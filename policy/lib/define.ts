@@ -118,8 +118,29 @@ export function get(value: unknown, path: string): unknown {
  */
 export const REDACTED = "[secret]";
 
+/** An environment variable name that says it carries a credential. */
+export const SECRET_ENV_NAME = /PASSWORD|PASSWD|PASSPHRASE|TOKEN|SECRET|CREDENTIAL|PRIVATE_?KEY|API_?KEY|ACCESS_?KEY|(?:^|_)KEY(?:_|$)/i;
+
+const PATH_WORD = /^\.?[a-z][a-z0-9_.-]{0,39}$/;
+
+/**
+ * Text with what is known not to be secret taken out before the secret-literal scan: OpenSSH
+ * public keys, and filesystem paths (a path whose segments include a content hash otherwise
+ * reads as "a long base64 blob"). A path is split into its segments, so a blob that *is* a
+ * segment is still found.
+ */
+export function withoutPublicMaterial(text: string): string {
+  return text
+    .replace(/(?:ssh-(?:ed25519|rsa|dss)|ecdsa-sha2-nistp(?:256|384|521)|sk-[a-z0-9-]+@openssh\.com)\s+AAAA[A-Za-z0-9+/]+={0,3}/g, "<ssh-public-key>")
+    .replace(/(?<=^|[\s'"=(])(?:~|\.{1,2})?(?:\/[A-Za-z0-9._@%+=:,-]+)+\/?/g, (path) => {
+      const segments = path.split("/").filter((s) => s !== "" && s !== "~" && s !== "." && s !== "..");
+      return segments.some((s) => PATH_WORD.test(s)) ? ` ${segments.join(" ")} ` : path;
+    });
+}
+
 /** Looks like a credential typed into plain text (keys, tokens, passwords, connection strings). */
-export function looksLikeSecretLiteral(text: string): string | undefined {
+export function looksLikeSecretLiteral(raw: string): string | undefined {
+  const text = withoutPublicMaterial(raw);
   const patterns: Array<[RegExp, string]> = [
     [/-----BEGIN [A-Z ]*PRIVATE KEY-----/, "a PEM private key"],
     [/\b(?:password|passwd|pwd|secret|token|api[_-]?key|access[_-]?key)\s*[=:]\s*['"]?[^\s'"$<{[]{6,}/i, "a credential assignment"],

@@ -1,0 +1,7 @@
+// NATS / MQTT rules over node settings (NixosHost nodeConfig) and broker files in ConfigMaps.
+import type { ResourceValidationPolicy } from "@pulumi/policy";
+import { brokerHashedPasswords } from "./hashedPasswords";
+import { brokerNoAnonymous } from "./noAnonymous";
+import { brokerTls } from "./tls";
+
+export const messagingPolicies: ResourceValidationPolicy[] = [brokerNoAnonymous, brokerTls, brokerHashedPasswords];

@@ -1,0 +1,73 @@
+// Per-node service settings in node.json: who runs which role, with which peers.
+import { describe, expect, it } from "vitest";
+import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
+import { renderServices } from "../components/services.js";
+import { stackValues } from "./helpers.js";
+
+function spec(stack: string, edit: (c: Record<string, any>) => void = () => {}): CollectiveSpec {
+  const raw: Record<string, any> = { ...stackValues(stack), sshPrivateKey: "<set>", proxmoxApiToken: "<set>" };
+  edit(raw);
+  const result = validateConfig(raw);
+  if (!result.ok) throw new Error(result.problems.join("\n"));
+  return result.spec;
+}
+const servicesOf = (s: CollectiveSpec, name: string) => renderServices(s, s.nodes.find((n) => n.name === name)!);
+
+describe("service roles per node", () => {
+  const prod = spec("prod");
+
+  it("the queen: Ceph mon + mgr, K3s server, Consul server with UI, NATS leaf hub, MQTT broker", () => {
+    const q = servicesOf(prod, "queen");
+    expect(q.ceph).toMatchObject({ enable: true, monitor: true, manager: true, osdDevice: null });
+    expect(q.k3s).toMatchObject({ enable: true, role: "server", serverAddr: null, version: "v1.31.4+k3s1" });
+    expect(q.consul).toMatchObject({ enable: true, server: true, bootstrapExpect: 3, ui: true, retryJoin: ["10.42.0.11", "10.42.0.12"] });
+    expect(q.consul.acl).toMatchObject({ enabled: true, defaultPolicy: "deny" });
+    expect(q.nats).toMatchObject({ jetstream: true, leafnodeHub: true, tls: true, authorization: { required: true } });
+    expect(q.nats.routes).toEqual(["nats-route://10.42.0.11:6222", "nats-route://10.42.0.12:6222", "nats-route://10.42.0.13:6222"]);
+    expect(q.mqtt.listeners).toEqual([
+      { port: 8883, address: "0.0.0.0", allowAnonymous: false, tls: true },
+      { port: 1883, address: "127.0.0.1", allowAnonymous: false, tls: false },
+    ]);
+  });
+
+  it("a drone: OSD on its extra disk, K3s agent joining the queen, capabilities as labels, JetStream only if a peer", () => {
+    const d3 = servicesOf(prod, "drone-3");
+    expect(d3.ceph).toMatchObject({ enable: true, monitor: false, manager: false, osdDevice: "/dev/vdb" });
+    expect(d3.k3s).toMatchObject({ role: "agent", serverAddr: "https://10.42.0.10:6443", nodeLabels: { "borg.io/gpu": "true", "borg.io/high-memory": "true" } });
+    expect(d3.consul.server).toBe(false);
+    expect(d3.nats.jetstream).toBe(false);
+    expect(servicesOf(prod, "drone-2").nats.jetstream).toBe(true);
+    expect(d3.mqtt.enable).toBe(false);
+  });
+
+  it("the edge Pi: no Ceph or K3s; Consul client, NATS leaf, a local broker bridged to the queen, Home Assistant", () => {
+    const pi = servicesOf(prod, "edge-pi");
+    expect(pi.ceph.enable).toBe(false);
+    expect(pi.k3s).toMatchObject({ enable: false, role: null });
+    expect(pi.consul).toMatchObject({ enable: true, server: false });
+    expect(pi.nats).toMatchObject({ jetstream: false, routes: [], leafnodeRemotes: ["nats-leaf://10.42.0.10:7422"] });
+    expect(pi.mqtt.bridge).toEqual({ address: "10.42.0.10", port: 8883, tls: true });
+    expect(pi.homeAssistant).toMatchObject({ enable: true, timeZone: "Europe/Berlin" });
+  });
+
+  it("without TLS (dev) the broker listens in plaintext on the LAN, still with auth", () => {
+    const dev = spec("dev");
+    expect(servicesOf(dev, "queen").mqtt.listeners).toEqual([{ port: 1883, address: "0.0.0.0", allowAnonymous: false, tls: false }]);
+    expect(servicesOf(dev, "queen").nats.tls).toBe(false);
+  });
+
+  it("defaults JetStream to an odd peer set: the last quorum node drops out when the count is even", () => {
+    const staging = spec("staging", (c) => c.drones.push({ name: "drone-3", vmId: 1113, address: "10.42.1.13" }));
+    expect(staging.services.nats.jetstream.peers).toEqual(["queen", "drone-1", "drone-2"]);
+    expect(servicesOf(staging, "drone-3").nats.jetstream).toBe(false);
+    expect(spec("staging").services.nats.jetstream.peers).toEqual(["queen", "drone-1", "drone-2"]);
+    expect(spec("dev").services.nats.jetstream.peers).toEqual(["queen"]);
+  });
+
+  it("references secrets by path only", () => {
+    const q = servicesOf(prod, "queen");
+    expect(q.k3s.tokenFile).toBe("/var/lib/borg/secrets/k3s-token");
+    expect(q.mqtt.passwordFile).toBe("/var/lib/borg/secrets/mosquitto-passwd");
+    expect(JSON.stringify(q)).not.toMatch(/password"\s*:\s*"[^/]/i);
+  });
+});
