@@ -80,3 +80,17 @@ export function listFiles(dir: string): string[] {
   }
   return out.sort();
 }
+
+export interface CliRun {
+  status: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a CLI's main function in-process, capturing what it prints. */
+export async function runCli(main: (argv: string[], io: { log: (t: string) => void; error: (t: string) => void }) => Promise<number>, ...argv: string[]): Promise<CliRun> {
+  const out: string[] = [];
+  const err: string[] = [];
+  const status = await main(argv, { log: (t) => out.push(t), error: (t) => err.push(t) });
+  return { status, stdout: out.join("\n"), stderr: err.join("\n") };
+}

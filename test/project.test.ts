@@ -6,14 +6,17 @@ import * as path from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { PROJECT_ROOT } from "../components/bundle.js";
-import { tempDir } from "./helpers.js";
+import { synthMain } from "../scripts/lib/synthCli.js";
+import { runCli, tempDir } from "./helpers.js";
 
 const SHARED = path.resolve(PROJECT_ROOT, "..", "shared");
 const read = (rel: string) => fs.readFileSync(path.join(PROJECT_ROOT, rel), "utf8");
 
-function synthCli(...args: string[]) {
+const synthCli = (...args: string[]) => runCli(synthMain, ...args);
+/** The real process, to prove exit codes and output reach the shell. */
+function spawnSynth(...args: string[]) {
   const tsx = path.join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
-  return spawnSync(tsx, ["scripts/synth.ts", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 120_000 });
+  return spawnSync(tsx, ["scripts/synth.ts", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 300_000 });
 }
 
 describe("Pulumi.yaml", () => {
@@ -56,9 +59,9 @@ describe("package.json", () => {
 });
 
 describe("synth CLI", () => {
-  it("synthesizes prod: counts, host keys, plan and bundles on disk", () => {
+  it("synthesizes prod: counts, host keys, plan and bundles on disk", async () => {
     const out = tempDir();
-    const run = synthCli("prod", "--out", out);
+    const run = await synthCli("prod", "--out", out);
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/^\s+1\s+borg:index:Collective$/m);
     expect(run.stdout).toMatch(/^\s+1\s+borg:index:Queen$/m);
@@ -66,15 +69,16 @@ describe("synth CLI", () => {
     expect(run.stdout).toMatch(/^\s+1\s+borg:index:EdgePi$/m);
     expect(run.stdout).toMatch(/^\s+4\s+proxmoxve:index\/vmLegacy:VmLegacy$/m);
     expect(run.stdout).toMatch(/^\s+5\s+borg:index:NixosHost$/m);
+    expect(run.stdout).toContain("remote connections pinning a host key: 25/25");
     const plan = JSON.parse(fs.readFileSync(path.join(out, "prod", "plan.json"), "utf8"));
     expect(Object.keys(plan)).toEqual(["stack", "fakes", "resources", "outputs"]);
     expect(fs.readdirSync(path.join(out, "prod", "nodes")).sort()).toEqual(["drone-1", "drone-2", "drone-3", "edge-pi", "queen"]);
   });
 
-  it("--json prints the plan; --config takes any stack file and names the stack after it", () => {
+  it("--json prints the plan; --config takes any stack file and names the stack after it", async () => {
     const dir = tempDir();
     fs.copyFileSync(path.join(PROJECT_ROOT, "stacks", "Pulumi.dev.yaml"), path.join(dir, "Pulumi.lab.yaml"));
-    const run = synthCli("--config", path.join(dir, "Pulumi.lab.yaml"), "--out", path.join(dir, "out"), "--json");
+    const run = await synthCli("--config", path.join(dir, "Pulumi.lab.yaml"), "--out", path.join(dir, "out"), "--json");
     expect(run.status, run.stderr).toBe(0);
     const plan = JSON.parse(run.stdout);
     expect(plan.stack).toBe("lab");
@@ -82,9 +86,9 @@ describe("synth CLI", () => {
     expect(fs.existsSync(path.join(dir, "out", "lab", "plan.json"))).toBe(true);
   });
 
-  it("an invalid stack exits 2, lists every problem by config path, and writes nothing", () => {
+  it("an invalid stack exits 2 (a real process), lists every problem by config path, and writes nothing", () => {
     const out = tempDir();
-    const run = synthCli("--config", path.join(PROJECT_ROOT, "test", "fixtures", "Pulumi.broken.yaml"), "--out", out);
+    const run = spawnSynth("--config", path.join(PROJECT_ROOT, "test", "fixtures", "Pulumi.broken.yaml"), "--out", out);
     expect(run.status).toBe(2);
     for (const line of [
       "borg:drones[0].address: 10.43.0.9 is outside borg:network.cidr 10.42.0.0/24",
@@ -100,12 +104,13 @@ describe("synth CLI", () => {
     expect(fs.readdirSync(out)).toEqual([]);
   });
 
-  it("bad arguments exit 64 with a usage line; a missing stack file exits 2 naming it", () => {
-    const none = synthCli();
+  it("bad arguments exit 64 with a usage line; a missing stack file exits 2 naming it", async () => {
+    const none = await synthCli();
     expect(none.status).toBe(64);
     expect(none.stderr).toContain("usage: npm run synth -- <stack>");
-    expect(synthCli("dev", "--bogus").status).toBe(64);
-    const missing = synthCli("nope");
+    expect((await synthCli("dev", "--bogus")).status).toBe(64);
+    expect((await synthCli("dev", "staging")).status).toBe(64);
+    const missing = await synthCli("nope");
     expect(missing.status).toBe(2);
     expect(missing.stderr).toMatch(/Pulumi\.nope\.yaml: cannot read/);
   });

@@ -10,14 +10,17 @@ import { readEnforcementConfig, runPolicies, type PlanResource, type PolicyRepor
 import { policyTable } from "../../scripts/lib/policyTable.js";
 import { readStackFile } from "../../scripts/lib/stackFile.js";
 import { synthesize, type SynthResult } from "../../scripts/lib/synthesize.js";
-import { STACKS, stackFile, tempDir } from "../helpers.js";
+import { policyMain } from "../../scripts/lib/policyCli.js";
+import { synthMain } from "../../scripts/lib/synthCli.js";
+import { runCli, STACKS, stackFile, tempDir } from "../helpers.js";
 
 const CORE = ["broker-no-anonymous", "remote-host-key-pinned", "remote-key-auth-only", "remote-secrets-on-stdin", "remote-no-secret-literals", "k8s-no-secret-env-literals"];
 const PLAN_FIXTURES = ["kubernetes-insecure.json", "infra-insecure.json"].map((f) => path.join(PROJECT_ROOT, "test", "fixtures", "plans", f));
 const INSECURE_STACK = path.join(PROJECT_ROOT, "test", "fixtures", "Pulumi.insecure.yaml");
 const names = allPolicies.map((p) => p.name);
 const tsx = path.join(PROJECT_ROOT, "node_modules", ".bin", "tsx");
-const cli = (script: string, ...args: string[]) => spawnSync(tsx, [script, ...args], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 120_000 });
+/** The real process, to prove the exit code reaches the shell. */
+const spawnPolicy = (...args: string[]) => spawnSync(tsx, ["scripts/policy.ts", ...args], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 300_000 });
 
 describe("the policy set", () => {
   it("has at least 30 uniquely named, described rules", () => {
@@ -69,8 +72,8 @@ describe("committed stacks", () => {
     expect(result.policy.report.ran.length).toBeGreaterThanOrEqual(25);
   });
 
-  it("synth of prod exits 0 and reports the policy run", () => {
-    const run = cli("scripts/synth.ts", "prod", "--out", tempDir());
+  it("synth of prod exits 0 and reports the policy run", async () => {
+    const run = await runCli(synthMain, "prod", "--out", tempDir());
     expect(run.status, run.stderr).toBe(0);
     expect(run.stdout).toMatch(/policies \(policy\/config\/prod\.json\):/);
     expect(run.stdout).toMatch(/0 mandatory and \d+ advisory violation/);
@@ -109,17 +112,18 @@ describe("insecure fixtures", () => {
     expect(names.filter((n) => !tripped.has(n))).toEqual([]);
   });
 
-  it("synth exits 1 on the insecure stack, listing violations grouped by rule", () => {
-    const run = cli("scripts/synth.ts", "--config", INSECURE_STACK, "--out", tempDir());
+  it("synth exits 1 on the insecure stack, listing violations grouped by rule", async () => {
+    const run = await runCli(synthMain, "--config", INSECURE_STACK, "--out", tempDir());
     expect(run.status, run.stderr).toBe(1);
     expect(run.stdout).toMatch(/^\s+MANDATORY\s+broker-no-anonymous\s+\(\d+\)$/m);
     expect(run.stdout).toMatch(/Fix: /);
   });
 
-  it.each(PLAN_FIXTURES)("npm run policy exits 1 on %s; --json lists the violations", (file) => {
-    const run = cli("scripts/policy.ts", file);
+  it.each(PLAN_FIXTURES)("npm run policy exits 1 on %s; --json lists the violations", async (file) => {
+    const run = await runCli(policyMain, file);
     expect(run.status, run.stderr).toBe(1);
-    const json = cli("scripts/policy.ts", file, "--json");
+    expect(run.stdout).toMatch(/^MANDATORY\s+\S+\s+\(\d+\)$/m);
+    const json = await runCli(policyMain, file, "--json");
     expect(json.status).toBe(1);
     expect(JSON.parse(json.stdout).violations.length).toBeGreaterThan(5);
   });
@@ -128,8 +132,14 @@ describe("insecure fixtures", () => {
     const out = tempDir();
     const result = await synthesize(readStackFile(stackFile("prod")), out);
     if (!result.ok) throw new Error("prod invalid");
-    expect(cli("scripts/policy.ts", path.join(out, "prod", "plan.json")).status).toBe(0);
-    expect(cli("scripts/policy.ts").status).toBe(64);
-    expect(cli("scripts/policy.ts", path.join(out, "nope.json")).status).toBe(64);
+    expect((await runCli(policyMain, path.join(out, "prod", "plan.json"))).status).toBe(0);
+    expect((await runCli(policyMain)).status).toBe(64);
+    expect((await runCli(policyMain, path.join(out, "nope.json"))).status).toBe(64);
+  });
+
+  it("the policy CLI's exit code reaches the shell (a real process)", () => {
+    const run = spawnPolicy(PLAN_FIXTURES[1]!);
+    expect(run.status, run.stderr).toBe(1);
+    expect(run.stdout).toContain("MANDATORY");
   });
 });
