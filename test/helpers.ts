@@ -6,7 +6,8 @@ import { parse } from "yaml";
 import { PROJECT_ROOT } from "../components/bundle.js";
 import type { CapturedResource } from "../scripts/lib/mockedProgram.js";
 import { readStackFile, type StackConfig } from "../scripts/lib/stackFile.js";
-import { synthesize, type Plan } from "../scripts/lib/synthesize.js";
+import type { Plan } from "../scripts/lib/synthesize.js";
+import { inject } from "vitest";
 
 export const STACKS = ["dev", "staging", "prod"] as const;
 export const stackFile = (stack: string) => path.join(PROJECT_ROOT, "stacks", `Pulumi.${stack}.yaml`);
@@ -38,15 +39,29 @@ export function tempDir(prefix = "borg-test-"): string {
   return fs.mkdtempSync(path.join(os.tmpdir(), prefix));
 }
 
-export async function synth(config: StackConfig | string, outRoot = tempDir()): Promise<Synth> {
+/**
+ * A committed stack's synth, run once for the whole test run by test/global-setup.ts: read-only.
+ * Suites that only read plans never load the Pulumi SDK.
+ */
+export async function synth(stack: string): Promise<Synth> {
+  const outDir = path.join(inject("synthRoot"), stack);
+  return view(JSON.parse(fs.readFileSync(path.join(outDir, "plan.json"), "utf8")) as Plan, outDir);
+}
+
+/** A fresh in-process synth (the real program under mocks) of a stack name or a stack variant. */
+export async function synthFresh(config: StackConfig | string, outRoot = tempDir()): Promise<Synth> {
+  const { synthesize } = await import("../scripts/lib/synthesize.js");
   const stackConfig = typeof config === "string" ? readStackFile(stackFile(config)) : config;
   const result = await synthesize(stackConfig, outRoot);
   if (!result.ok) throw new Error(`synth failed:\n${result.problems.join("\n")}`);
-  const { plan } = result;
+  return view(result.plan, result.outDir);
+}
+
+function view(plan: Plan, outDir: string): Synth {
   const byUrn = new Map(plan.resources.map((r) => [r.urn, r]));
   return {
     plan,
-    outDir: result.outDir,
+    outDir,
     byName: (name) => {
       const found = plan.resources.filter((r) => r.name === name);
       if (found.length !== 1) throw new Error(`expected one resource named ${name}, found ${found.length}`);

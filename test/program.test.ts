@@ -2,7 +2,7 @@
 // node's resources and their order, pinned host keys, triggers, rollout lanes, protection.
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../components/config/load.js";
-import { STACKS, stackValues, synth, tempDir, toStackConfig, transitiveDependencies, type Synth } from "./helpers.js";
+import { STACKS, stackValues, synth, synthFresh, tempDir, toStackConfig, transitiveDependencies, type Synth } from "./helpers.js";
 
 const STEPS = ["ready", "bundle", "secrets", "activate", "confirm"] as const;
 const runs: Record<string, Synth> = {};
@@ -121,7 +121,7 @@ describe("deploy steps", () => {
 
 describe("triggers", () => {
   it("are identical across two runs of the same stack", async () => {
-    const again = await synth("prod");
+    const again = await synthFresh("prod");
     for (const r of runs.prod!.plan.resources.filter((r) => r.inputs.triggers)) {
       expect(triggersOf(again, r.name), r.name).toBe(triggersOf(runs.prod!, r.name));
     }
@@ -130,7 +130,7 @@ describe("triggers", () => {
   it("changing one drone re-runs only that drone's steps", async () => {
     const values = stackValues("prod");
     values.drones[1].capabilities = ["gpu"];
-    const changed = await synth(toStackConfig("prod", values));
+    const changed = await synthFresh(toStackConfig("prod", values));
     const before = runs.prod!;
     const differs = before.plan.resources
       .filter((r) => r.inputs.triggers)

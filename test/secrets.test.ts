@@ -6,7 +6,7 @@ import * as fs from "node:fs";
 import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { decodeWire } from "../scripts/lib/mockedProgram.js";
-import { listFiles, STACKS, stackValues, synth, toStackConfig, type Synth } from "./helpers.js";
+import { listFiles, STACKS, stackValues, synth, synthFresh, toStackConfig, type Synth } from "./helpers.js";
 
 const CANARY = "<secret:";
 const runs: Record<string, Synth> = {};
@@ -38,7 +38,7 @@ describe("no secret outside secret places", () => {
   it("the scan finds a canary smuggled into a non-secret field (control)", async () => {
     const values = stackValues("dev");
     values.ssh.authorizedKeys = [`${values.ssh.authorizedKeys[0].split(" ").slice(0, 2).join(" ")} ${CANARY}leak>`];
-    const leaky = await synth(toStackConfig("dev", values));
+    const leaky = await synthFresh(toStackConfig("dev", values));
     const found = leaks(leaky);
     expect(found).toContain("nodes/queen/node.json");
     expect(found.some((w) => w.startsWith("queen-vm-qemu.inputs.initialization.userAccount.keys"))).toBe(true);
@@ -108,7 +108,7 @@ describe("node bundles", () => {
   });
 
   it("bundles are byte-identical across runs", async () => {
-    const again = await synth("staging");
+    const again = await synthFresh("staging");
     for (const node of ["queen", "drone-1", "drone-2", "edge-pi"]) {
       const a = fs.readFileSync(path.join(runs.staging!.outDir, "nodes", node, "MANIFEST"), "utf8");
       const b = fs.readFileSync(path.join(again.outDir, "nodes", node, "MANIFEST"), "utf8");

@@ -3,16 +3,16 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { beforeAll, describe, expect, inject, it } from "vitest";
 import { PROJECT_ROOT } from "../../components/bundle.js";
 import { allPolicies } from "../../policy/policies.ts";
 import { readEnforcementConfig, runPolicies, type PlanResource, type PolicyReport } from "../../scripts/lib/policyRunner.js";
 import { policyTable } from "../../scripts/lib/policyTable.js";
 import { readStackFile } from "../../scripts/lib/stackFile.js";
-import { synthesize, type SynthResult } from "../../scripts/lib/synthesize.js";
+import { synthesize } from "../../scripts/lib/synthesize.js";
 import { policyMain } from "../../scripts/lib/policyCli.js";
 import { synthMain } from "../../scripts/lib/synthCli.js";
-import { runCli, STACKS, stackFile, tempDir } from "../helpers.js";
+import { runCli, STACKS, tempDir } from "../helpers.js";
 
 const CORE = ["broker-no-anonymous", "remote-host-key-pinned", "remote-key-auth-only", "remote-secrets-on-stdin", "remote-no-secret-literals", "k8s-no-secret-env-literals"];
 const PLAN_FIXTURES = ["kubernetes-insecure.json", "infra-insecure.json"].map((f) => path.join(PROJECT_ROOT, "test", "fixtures", "plans", f));
@@ -59,17 +59,15 @@ describe("per-stack enforcement configs", () => {
 });
 
 describe("committed stacks", () => {
-  const results: Record<string, SynthResult> = {};
-  beforeAll(async () => {
-    for (const stack of STACKS) results[stack] = await synthesize(readStackFile(stackFile(stack)), tempDir());
-  });
+  // test/global-setup.ts synthesized them (with the policy run) once for the whole suite.
+  const policyOf = (stack: string) =>
+    JSON.parse(fs.readFileSync(path.join(inject("synthRoot"), stack, "policy.json"), "utf8")) as { config: string; report: PolicyReport };
 
   it.each(STACKS)("%s synthesizes with zero mandatory violations", (stack) => {
-    const result = results[stack]!;
-    if (!result.ok) throw new Error(result.problems.join("\n"));
-    expect(result.policy.config).toBe(`policy/config/${stack}.json`);
-    expect(result.policy.report.violations.filter((v) => v.level === "mandatory")).toEqual([]);
-    expect(result.policy.report.ran.length).toBeGreaterThanOrEqual(25);
+    const policy = policyOf(stack);
+    expect(policy.config).toBe(`policy/config/${stack}.json`);
+    expect(policy.report.violations.filter((v) => v.level === "mandatory")).toEqual([]);
+    expect(policy.report.ran.length).toBeGreaterThanOrEqual(25);
   });
 
   it("synth of prod exits 0 and reports the policy run", async () => {
@@ -129,12 +127,10 @@ describe("insecure fixtures", () => {
   });
 
   it("npm run policy exits 0 on a clean plan and 64 on bad arguments", async () => {
-    const out = tempDir();
-    const result = await synthesize(readStackFile(stackFile("prod")), out);
-    if (!result.ok) throw new Error("prod invalid");
-    expect((await runCli(policyMain, path.join(out, "prod", "plan.json"))).status).toBe(0);
+    const prodPlan = path.join(inject("synthRoot"), "prod", "plan.json");
+    expect((await runCli(policyMain, prodPlan)).status).toBe(0);
     expect((await runCli(policyMain)).status).toBe(64);
-    expect((await runCli(policyMain, path.join(out, "nope.json"))).status).toBe(64);
+    expect((await runCli(policyMain, path.join(tempDir(), "nope.json"))).status).toBe(64);
   });
 
   it("the policy CLI's exit code reaches the shell (a real process)", () => {
