@@ -126,7 +126,8 @@ export class NixosHost extends pulumi.ComponentResource {
       `${name}-confirm`,
       {
         connection: connection(STEP_DIAL),
-        create: `sudo -n bash ${installed}/node-scripts/confirm.sh ${nodeName} ${bundle.hash}`,
+        // The activate URN only feeds the retry hint printed if the node already reverted.
+        create: pulumi.interpolate`sudo -n bash ${installed}/node-scripts/confirm.sh ${nodeName} ${bundle.hash} '${activate.urn}'`,
         triggers,
       },
       { ...child, dependsOn: [activate] },

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# confirm.sh <node> <hash> — run as root on a FRESH SSH connection after
-# activate.sh (`sudo -n bash $BORG_STATE_DIR/bundles/<hash>/node-scripts/confirm.sh …`).
+# confirm.sh <node> <hash> [<activate-urn>] — run as root on a FRESH SSH
+# connection after activate.sh (`sudo -n bash $BORG_STATE_DIR/bundles/<hash>/node-scripts/confirm.sh …`).
+# <activate-urn> only feeds the retry hint printed when the node already reverted:
+# Pulumi recorded the activation as done, so a plain re-run would only re-confirm.
 #  - already confirmed (no pending, same hash, same running system) → exit 0
 #  - disarm the borg-revert timer FIRST, then require the running system to
 #    still be the activated one (else the timer fired: fail)
@@ -56,7 +58,12 @@ main() {
   # shellcheck source-path=SCRIPTDIR source=lib.sh
   source "$script_dir/lib.sh"
 
-  [[ $# -eq 2 ]] || die "usage: confirm.sh <node> <hash>"
+  [[ $# -eq 2 || $# -eq 3 ]] || die "usage: confirm.sh <node> <hash> [<activate-urn>]"
+  local retry="change the configuration (a new bundle re-runs every step), or retry this bundle with: pulumi up --replace <the node's -nixos-activate resource>"
+  if [[ $# -eq 3 ]]; then
+    [[ "$3" =~ ^urn:pulumi:[A-Za-z0-9_.:\$/-]+$ ]] || die "invalid activate URN"
+    retry="change the configuration (a new bundle re-runs every step), or retry this bundle with: pulumi up --replace '$3'"
+  fi
   check_node "$1"
   BORG_NODE="$1"
   check_hash "$2"
@@ -82,9 +89,9 @@ main() {
       local reason
       reason="$(kv_get "$reverted" reason)"
       if [[ "$reason" == "timer fired" ]]; then
-        die "reverted before confirm (timer fired); running $(kv_get "$reverted" old)"
+        die "reverted before confirm (timer fired); running $(kv_get "$reverted" old); $retry"
       fi
-      die "activation of bundle $hash was already reverted (${reason:-unknown reason}); running $(kv_get "$reverted" old)"
+      die "activation of bundle $hash was already reverted (${reason:-unknown reason}); running $(kv_get "$reverted" old); $retry"
     fi
     die "no pending activation of bundle $hash to confirm"
   fi

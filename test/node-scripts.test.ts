@@ -161,9 +161,9 @@ function activate(env: Record<string, string> = {}, timeout = "120", hash = fx.h
   return run("sudo", ["-n", "bash", script, NODE, hash, fx.staging, timeout], { env });
 }
 
-function confirm(env: Record<string, string> = {}): Result {
+function confirm(env: Record<string, string> = {}, extra: string[] = []): Result {
   const script = path.join(fx.state, "bundles", fx.hash, "node-scripts", "confirm.sh");
-  return run("sudo", ["-n", "bash", script, NODE, fx.hash], { env });
+  return run("sudo", ["-n", "bash", script, NODE, fx.hash, ...extra], { env });
 }
 
 function installSecrets(input: string): Result {
@@ -287,9 +287,13 @@ describe("revert paths", () => {
     expect(readKv("reverted")?.time).toMatch(/^\d{4}-\d\d-\d\dT/);
     expect(readKv("pending")).toBeUndefined();
 
-    const conf = confirm();
+    const urn = "urn:pulumi:prod::borg-collective::borg:index:Drone$borg:index:NixosHost$command:remote:Command::drone-1-nixos-activate";
+    const conf = confirm({}, [urn]);
     expect(conf.code).not.toBe(0);
     expect(conf.err).toContain(`borg: ${NODE}: reverted before confirm (timer fired)`);
+    // Pulumi recorded the activation as done: the operator is told how to retry this bundle.
+    expect(conf.err).toContain(`pulumi up --replace '${urn}'`);
+    expect(confirm({}, ["urn:pulumi:x'; rm -rf /"]).err).toContain("invalid activate URN");
     expect(bootCalls()).toEqual([]);
     expect(calls().some((l) => l.startsWith("nix-env"))).toBe(false);
     expect(fs.realpathSync(fx.profile)).toBe(fx.oldSys);

@@ -2,7 +2,7 @@
 // node's resources and their order, pinned host keys, triggers, rollout lanes, protection.
 import { beforeAll, describe, expect, it } from "vitest";
 import { ConfigError } from "../components/config/load.js";
-import { STACKS, stackValues, synth, synthFresh, tempDir, toStackConfig, transitiveDependencies, type Synth } from "./helpers.js";
+import { STACKS, stackFile, stackValues, synth, synthFresh, tempDir, toStackConfig, transitiveDependencies, type Synth } from "./helpers.js";
 
 const STEPS = ["ready", "bundle", "secrets", "activate", "confirm"] as const;
 const runs: Record<string, Synth> = {};
@@ -93,7 +93,8 @@ describe("deploy steps", () => {
     const s = runs.prod!;
     const confirm = s.byName("drone-1-nixos-confirm");
     expect(confirm.type).toBe("command:remote:Command");
-    expect(confirm.inputs.create).toMatch(/^sudo -n bash \/var\/lib\/borg\/bundles\/[0-9a-f]{64}\/node-scripts\/confirm\.sh drone-1 [0-9a-f]{64}$/);
+    expect(confirm.inputs.create).toMatch(/^sudo -n bash \/var\/lib\/borg\/bundles\/[0-9a-f]{64}\/node-scripts\/confirm\.sh drone-1 [0-9a-f]{64} '(urn:pulumi:[^']+)'$/);
+    expect(String(confirm.inputs.create).split("'")[1]).toBe(s.byName("drone-1-nixos-activate").urn);
     expect(s.byName("drone-1-nixos-activate").inputs.create).toMatch(/activate\.sh drone-1 [0-9a-f]{64} \S+ 180$/);
   });
 
@@ -103,9 +104,36 @@ describe("deploy steps", () => {
       const step = s.byName(`${node}-nixos-secrets`);
       expect(step.inputs.logging).toBe("none");
       expect(step.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
-      expect(step.inputs.stdin).toBe("[secret]");
+      // VMs receive their host key; the Pi has no secret yet (an empty set still prunes stale files).
+      expect(step.inputs.stdin, node).toBe(node === "edge-pi" ? "" : "[secret]");
       expect(step.inputs).not.toHaveProperty("environment");
     }
+  });
+
+  it("with secrets revealed (test-only capture): every connection pins exactly its node's key and bounds its dials", async () => {
+    const { runProgram } = await import("../scripts/lib/mockedProgram.js");
+    const { readStackFile } = await import("../scripts/lib/stackFile.js");
+    const { values } = readStackFile(stackFile("prod"));
+    const secretKeys = ["borg:sshPrivateKey", "borg:proxmoxApiToken"];
+    const config = { ...values, "borg:sshPrivateKey": "<secret:borg:sshPrivateKey>", "borg:proxmoxApiToken": "<secret:borg:proxmoxApiToken>" };
+    const run = await runProgram({ stack: "prod", config, secretKeys, bundleRoot: tempDir(), revealSecrets: true });
+    const keys = run.outputs.nodes as Record<string, { hostKey: string }>;
+    expect(keys["edge-pi"]!.hostKey).toBe(stackValues("prod").edgePi.hostKey);
+    const remote = run.resources.filter((r) => r.type.startsWith("command:remote:"));
+    expect(remote).toHaveLength(25);
+    for (const r of remote) {
+      const node = r.name.replace(/-nixos-[a-z]+$/, "");
+      const connection = r.inputs.connection as Record<string, unknown>;
+      expect(connection.hostKey, r.name).toBe(keys[node]!.hostKey);
+      expect(connection.hostKey, r.name).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}=?$/);
+      expect(connection.privateKey).toBe("<secret:borg:sshPrivateKey>");
+      expect(connection.user).toBe("borg");
+      expect(connection.host, r.name).toBe(run.outputs.nodes && (run.outputs.nodes as Record<string, { address: string }>)[node]!.address);
+      const [limit, timeout] = r.name.endsWith("-ready") ? [30, 10] : [5, 15];
+      expect([connection.dialErrorLimit, connection.perDialTimeout], r.name).toEqual([limit, timeout]);
+    }
+    // distinct keys per VM: a key mix-up between nodes would be a MITM opening
+    expect(new Set(Object.values(keys).map((k) => k.hostKey)).size).toBe(5);
   });
 
   it("triggers carry the bundle hash and the machine identity", () => {
@@ -138,6 +166,17 @@ describe("triggers", () => {
       .map((r) => r.name)
       .sort();
     expect(differs).toEqual(STEPS.map((step) => `drone-2-nixos-${step}`).sort());
+  });
+});
+
+describe("changes that touch every node", () => {
+  it("moving a drone to a new address re-runs every node's steps: each node.json lists its peers", async () => {
+    const values = stackValues("prod");
+    values.drones[2].address = "10.42.0.23";
+    const moved = await synthFresh(toStackConfig("prod", values));
+    for (const node of nodeNames(runs.prod!)) {
+      expect(triggersOf(moved, `${node}-nixos-activate`), node).not.toBe(triggersOf(runs.prod!, `${node}-nixos-activate`));
+    }
   });
 });
 

@@ -41,6 +41,8 @@ export interface RunOptions {
   bundleRoot: string;
   /** Called for every registration as it happens (also when the program later fails). */
   onRegister?: (resource: CapturedResource) => void;
+  /** Tests only: capture secret input values instead of redacting them. */
+  revealSecrets?: boolean;
 }
 
 // Serialized-property signatures of the Pulumi wire format.
@@ -51,25 +53,29 @@ const ARCHIVE_SIG = "0def7320c3a5731c473e5ecbe6d01bc7";
 const RESOURCE_SIG = "5cf8f73096256a8f31e491e813e4eb8e";
 const UNKNOWN_VALUE = "04da6b54-80e4-46f7-96ec-b56ff0331ba9";
 
-/** Wire value → plain JSON; every leaf under a secret becomes REDACTED, keys stay visible. */
-export function decodeWire(value: unknown, secret = false): unknown {
+/**
+ * Wire value → plain JSON; every non-empty leaf under a secret becomes REDACTED, keys stay
+ * visible. `reveal` keeps secret values (tests only; never written to a plan).
+ */
+export function decodeWire(value: unknown, secret = false, reveal = false): unknown {
   if (value === UNKNOWN_VALUE) return UNKNOWN;
-  if (Array.isArray(value)) return value.map((v) => decodeWire(v, secret));
+  if (Array.isArray(value)) return value.map((v) => decodeWire(v, secret, reveal));
   if (value !== null && typeof value === "object") {
     const obj = value as Record<string, unknown>;
     switch (obj[SIG]) {
       case SECRET_SIG:
-        return decodeWire(obj.value, true);
+        return decodeWire(obj.value, !reveal, reveal);
       case ASSET_SIG:
         return { asset: "path" in obj ? { path: obj.path } : { text: secret ? REDACTED : obj.text } };
       case ARCHIVE_SIG:
-        return { archive: "path" in obj ? { path: obj.path } : { assets: decodeWire(obj.assets, secret) } };
+        return { archive: "path" in obj ? { path: obj.path } : { assets: decodeWire(obj.assets, secret, reveal) } };
       case RESOURCE_SIG:
         return { resource: obj.urn };
     }
-    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, decodeWire(v, secret)]));
+    return Object.fromEntries(Object.entries(obj).map(([k, v]) => [k, decodeWire(v, secret, reveal)]));
   }
-  return secret && value !== null ? REDACTED : value;
+  // An empty value hides nothing and shows that the field is empty (e.g. an unset host key).
+  return secret && value !== null && value !== "" ? REDACTED : value;
 }
 
 /** A base64 blob of the right shape for an ed25519 public key, derived from the name (fake, stable). */
@@ -163,7 +169,7 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
       ignoreChanges: req.getIgnorechangesList(),
       additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
       replaceOnChanges: req.getReplaceonchangesList(),
-      inputs: decodeWire(req.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>,
+      inputs: decodeWire(req.getObject()?.toJavaScript() ?? {}, false, options.revealSecrets ?? false) as Record<string, unknown>,
     });
     const entry = resources[resources.length - 1]!;
     options.onRegister?.(entry);
