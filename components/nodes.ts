@@ -36,7 +36,8 @@ export abstract class CollectiveNode extends pulumi.ComponentResource {
     this.role = node.role;
     this.address = node.address;
 
-    const secrets: SecretFile[] = [];
+    // Values of the secret files this node receives (which files: secretFilesFor, in bundle.ts).
+    const secretValues = new Map<string, pulumi.Input<string>>();
     let machineId: pulumi.Input<string>;
     if (node.platform === "proxmox-vm") {
       if (!spec.proxmox || !args.proxmoxProvider) throw new Error(`${node.configPath}: a Proxmox VM needs borg:proxmox`);
@@ -58,7 +59,7 @@ export abstract class CollectiveNode extends pulumi.ComponentResource {
       );
       machineId = this.vm.machineId;
       // NixOS keeps serving the same key from the secrets dir once cloud-init is off.
-      secrets.push({ name: HOST_KEY_SECRET, owner: "root", group: "root", value: privateKeyOpenssh });
+      secretValues.set(HOST_KEY_SECRET, privateKeyOpenssh);
     } else {
       this.hostKey = node.hostKey !== undefined ? pulumi.output(node.hostKey) : undefined;
       if (this.hostKey === undefined) {
@@ -68,6 +69,11 @@ export abstract class CollectiveNode extends pulumi.ComponentResource {
     }
 
     const nodeJson = renderNodeJson(spec, node, args.stack);
+    const secrets: SecretFile[] = nodeJson.secrets.files.map((file) => {
+      const value = secretValues.get(file.name);
+      if (value === undefined) throw new Error(`${node.configPath}: no value for secret file ${file.name}`);
+      return { ...file, value };
+    });
     const bundle = buildBundle(nodeJson);
     const bundleDir = path.join(args.bundleRoot, args.stack, "nodes", node.name);
     writeBundle(bundle, bundleDir);

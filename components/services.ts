@@ -4,7 +4,7 @@
 import type { CollectiveSpec, NodeSpec } from "./config/validate.js";
 import { OSD_DEVICE, SECRETS_DIR } from "./bundle-paths.js";
 
-export const PORTS = { k3sApi: 6443, natsClient: 4222, natsRoute: 6222, natsLeaf: 7422, consulHttp: 8500 } as const;
+export const PORTS = { k3sApi: 6443, natsRoute: 6222, natsLeaf: 7422 } as const;
 
 export interface MqttListener {
   port: number;

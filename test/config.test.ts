@@ -85,6 +85,7 @@ const INVALID: Array<[string, string, Mutation, string]> = [
   ["no drones", "dev", (c) => (c.drones = []), "borg:drones: needs at least one drone"],
   ["missing network", "dev", (c) => delete c.network, "borg:network: is required"],
   ["root deploy user", "dev", (c) => (c.ssh.user = "root"), "borg:ssh.user: must not be root"],
+  ["root on the Pi", "prod", (c) => (c.edgePi.user = "root"), "borg:edgePi.user: must not be root"],
   ["malformed operator key", "dev", (c) => (c.ssh.authorizedKeys = ["ssh-ed25519"]), "borg:ssh.authorizedKeys[0]: must be one OpenSSH public key line"],
   ["malformed Pi host key", "prod", (c) => (c.edgePi.hostKey = "AAAAC3Nz"), "borg:edgePi.hostKey: must be a host public key"],
   ["unpinned K3s version", "dev", (c) => (c.services.k3s.version = "latest"), "borg:services.k3s.version: must be a pinned K3s release"],

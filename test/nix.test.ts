@@ -174,6 +174,7 @@ in
     lan = cfg.systemd.network.networks."10-lan";
     hostKeys = cfg.services.openssh.hostKeys or null;
     allowUsers = cfg.services.openssh.settings.AllowUsers;
+    mutableUsers = cfg.users.mutableUsers;
     sudoUsers = map (r: r.users) cfg.security.sudo.extraRules;
     activation = cfg.system.activationScripts.borg-secrets;
     tmpfiles = cfg.systemd.tmpfiles.rules;
@@ -196,7 +197,8 @@ interface HarnessOut {
     udp: number[];
     lan: { address: string[]; gateway: string[]; dns: string[]; DHCP: string; matchConfig: { Name: string } };
     hostKeys: { type: string; path: string }[] | null | Record<string, never>;
-    allowUsers: string[];
+    allowUsers: string[] | Record<string, never>;
+    mutableUsers: boolean;
     sudoUsers: string[][];
     activation: { deps: string[]; text: string };
     tmpfiles: string[];
@@ -364,6 +366,14 @@ describe("node.json -> borg.* mapping (nix/lib/node-options.nix)", () => {
 });
 
 describe("the mapping fits the modules' own option declarations (stub lib)", () => {
+  it("an existing (generic) host keeps its own accounts and its operators' SSH logins", () => {
+    const r = runHarness(nodeFile("generic-h", { ...sampleNode, platform: "generic", storage: null }));
+    expect(r.problems).toEqual([]);
+    expect(r.out.mutableUsers).toBe(true);
+    expect(r.out.allowUsers).toEqual({}); // not restricted (mkIf false)
+    expect(r.out.sudoUsers).toEqual([["borg"]]);
+  });
+
   it("drone: every value is declared and well-typed; modules render the expected settings", () => {
     const r = runHarness(nodeFile("drone-h", sampleNode));
     expect(r.problems).toEqual([]);
@@ -379,12 +389,14 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
     expect(o.lan.DHCP).toBe("no");
     expect(o.hostKeys).toEqual([{ type: "ed25519", path: "/var/lib/borg/secrets/ssh_host_ed25519_key" }]);
     expect(o.allowUsers).toEqual(["borg"]);
+    expect(o.mutableUsers).toBe(false);
     expect(o.sudoUsers).toEqual([["borg"]]);
     expect(o.activation.deps).toEqual(["users", "groups"]);
     expect(o.activation.text).toContain("chown 'root:root' '/var/lib/borg/secrets/k3s-token'");
     expect(o.activation.text).toContain("chmod 0400 '/var/lib/borg/secrets/ssh_host_ed25519_key'");
     expect(o.activation.text).not.toMatch(/cat |readFile/);
     expect(o.tmpfiles).toContain("d /var/lib/borg/secrets 0711 root root -");
+    expect(o.tmpfiles).toContain("d /var/lib/borg 0711 root root -");
     expect(o.qemuGuest).toBe(true);
     expect(o.cloudInit).toBe(false);
     expect(o.extlinux).toBe(false);

@@ -52,8 +52,11 @@ export const ProxmoxSchema = z.strictObject({
   sshUser: posixUser.default("root"),
 });
 
+/** Nodes refuse root logins (PermitRootLogin no): the deployer is a user with sudo. */
+const deployUser = posixUser.refine((u) => u !== "root", { message: "must not be root: nodes refuse root logins; use a deploy user with sudo" });
+
 export const SshSchema = z.strictObject({
-  user: posixUser.refine((u) => u !== "root", { message: "must not be root: nodes refuse root logins; use a deploy user with sudo" }).default("borg"),
+  user: deployUser.default("borg"),
   authorizedKeys: z.array(sshPublicKey).min(1, "needs at least one operator public key"),
 });
 
@@ -85,7 +88,7 @@ export const EdgePiSchema = z.strictObject({
   /** Pinned host key; required at security level prod. */
   hostKey: hostKey.optional(),
   /** SSH user on the Pi; defaults to borg:ssh.user. */
-  user: posixUser.optional(),
+  user: deployUser.optional(),
 });
 
 const enabled = z.boolean().default(true);

@@ -211,9 +211,10 @@ in
     };
 
     # --- deploy user: keys only, no password, passwordless sudo for this user alone ---
-    # Accounts are declared, not accumulated (an existing host can declare its
-    # own in /etc/nixos/borg-local.nix, or override this).
-    users.mutableUsers = mkDefault false;
+    # On machines built from our images accounts are declared, not accumulated.
+    # An existing host ("generic") keeps its own accounts: switching it to
+    # immutable users would delete or lock every account it did not declare.
+    users.mutableUsers = mkDefault (cfg.platform == "generic");
     users.users.${cfg.ssh.user} = {
       isNormalUser = true;
       # wheel: needed to execute sudo at all (execWheelOnly below).
@@ -238,7 +239,9 @@ in
         KbdInteractiveAuthentication = false;
         PermitRootLogin = "no";
         X11Forwarding = false;
-        AllowUsers = [ cfg.ssh.user ];
+        # Only the deployer may log in on our images; an existing host keeps its
+        # operators' key logins (passwords and root are off everywhere).
+        AllowUsers = mkIf (cfg.platform != "generic") [ cfg.ssh.user ];
       };
       # The pinned key the deployer already trusts (uploaded before activation);
       # without one, keep the NixOS default keys in /etc/ssh.
@@ -249,7 +252,7 @@ in
 
     # --- secrets: root-owned 0711 directory, files 0400 owned by their consumer ---
     systemd.tmpfiles.rules = [
-      "d /var/lib/borg 0755 root root -"
+      "d /var/lib/borg 0711 root root -"
       "d ${cfg.secrets.dir} 0711 root root -"
     ];
     system.activationScripts.borg-secrets = {
@@ -258,7 +261,7 @@ in
     };
 
     # --- Nix daemon: only root and the deployer talk to it ---
-    nix.settings.allowed-users = [ "root" cfg.ssh.user ];
+    nix.settings.allowed-users = mkDefault [ "root" cfg.ssh.user ];
     # The deployer is root through sudo anyway; trusting it lets it build/copy closures.
     nix.settings.trusted-users = [ "root" cfg.ssh.user ];
     # No nixos-config entry: the deployer always passes -I nixos-config, and a
