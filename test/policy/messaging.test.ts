@@ -4,16 +4,14 @@
 // mosquitto_passwd). Each mutated copy fails with resource, field and fix.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../components/bundle.js";
 import { messagingPolicies } from "../../policy/messaging/index.ts";
 import { runPolicies, runResourcePolicy, type EnforcementConfig, type PlanResource, type SingleRun } from "../../scripts/lib/policyRunner.js";
 import { synth, type Synth } from "../helpers.js";
+import { mutate, expectViolation, INFRA_FIXTURE, type Obj } from "./harness.js";
 
-type Obj = Record<string, any>;
 const NAMES = ["broker-no-anonymous", "broker-tls", "broker-hashed-passwords"];
-const FIXTURE = path.join(PROJECT_ROOT, "test", "fixtures", "plans", "infra-insecure.json");
+const FIXTURE = INFRA_FIXTURE;
 
 const policy = (name: string): ResourceValidationPolicy => {
   const p = messagingPolicies.find((q) => q.name === name);
@@ -21,17 +19,6 @@ const policy = (name: string): ResourceValidationPolicy => {
   return p;
 };
 const run = (name: string, r: PlanResource, config: EnforcementConfig = {}) => runResourcePolicy(policy(name), r, config);
-const mutate = (r: PlanResource, change: (inputs: Obj, r: PlanResource) => void): PlanResource => {
-  const copy = structuredClone(r);
-  change(copy.inputs as Obj, copy);
-  return copy;
-};
-function expectViolation(result: SingleRun, resource: string, field: string, problem?: RegExp) {
-  const hit = result.violations.find((v) => v.startsWith(`${resource} (`) && v.includes(`): ${field}: `));
-  expect(hit, `${resource} ${field} in ${JSON.stringify(result.violations, null, 1)}`).toBeDefined();
-  expect(hit).toContain(". Fix: ");
-  if (problem) expect(hit).toMatch(problem);
-}
 
 const BCRYPT = "$2a$11$PWIFAL8RsWyGI3jVZtO9Nu8.6jOxzxfZo7c/W0eLk017hjgUKWrhy";
 const NATS_CONF = `server_name: nats-0

@@ -3,16 +3,14 @@
 // ignores unrelated types. Then the insecure plan fixture trips every rule.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../components/bundle.js";
 import { proxmoxPolicies } from "../../policy/proxmox/index.ts";
 import { runPolicies, runResourcePolicy, type EnforcementConfig, type PlanResource, type SingleRun } from "../../scripts/lib/policyRunner.js";
 import { synth, type Synth } from "../helpers.js";
+import { mutate, expectViolation, INFRA_FIXTURE } from "./harness.js";
 
-type Obj = Record<string, any>;
 const NAMES = ["proxmox-provider-verify-tls", "proxmox-provider-token-auth", "proxmox-cloud-init-keys-only", "proxmox-nic-firewall", "proxmox-protect-vms"];
-const FIXTURE = path.join(PROJECT_ROOT, "test", "fixtures", "plans", "infra-insecure.json");
+const FIXTURE = INFRA_FIXTURE;
 
 const policy = (name: string): ResourceValidationPolicy => {
   const p = proxmoxPolicies.find((q) => q.name === name);
@@ -20,18 +18,6 @@ const policy = (name: string): ResourceValidationPolicy => {
   return p;
 };
 const run = (name: string, r: PlanResource, config: EnforcementConfig = {}) => runResourcePolicy(policy(name), r, config);
-/** A mutated deep copy: the synthesized resources are never edited in place. */
-const mutate = (r: PlanResource, change: (inputs: Obj, r: PlanResource) => void): PlanResource => {
-  const copy = structuredClone(r);
-  change(copy.inputs as Obj, copy);
-  return copy;
-};
-function expectViolation(result: SingleRun, resource: string, field: string, problem?: RegExp) {
-  const hit = result.violations.find((v) => v.startsWith(`${resource} (`) && v.includes(`): ${field}: `));
-  expect(hit, `${resource} ${field} in ${JSON.stringify(result.violations, null, 1)}`).toBeDefined();
-  expect(hit).toContain(". Fix: ");
-  if (problem) expect(hit).toMatch(problem);
-}
 
 let prod: Synth;
 let provider: PlanResource;

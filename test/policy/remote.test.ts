@@ -4,16 +4,14 @@
 // offline plan shows them ("[secret]") and unwrapped, as a real `pulumi preview` passes them.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../components/bundle.js";
 import { remoteCommandPolicies } from "../../policy/remote/index.ts";
 import { runPolicies, runResourcePolicy, type EnforcementConfig, type PlanResource, type SingleRun } from "../../scripts/lib/policyRunner.js";
 import { synth, type Synth } from "../helpers.js";
+import { mutate, expectViolation, INFRA_FIXTURE } from "./harness.js";
 
-type Obj = Record<string, any>;
 const NAMES = ["remote-host-key-pinned", "remote-key-auth-only", "remote-bounded-dial", "remote-secrets-on-stdin", "remote-no-secret-literals"];
-const FIXTURE = path.join(PROJECT_ROOT, "test", "fixtures", "plans", "infra-insecure.json");
+const FIXTURE = INFRA_FIXTURE;
 const HOST_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIFKlVAYEfvI1rqHpDSNjnEIIOw+T0az8PUEWYmiJWTpY";
 
 const policy = (name: string): ResourceValidationPolicy => {
@@ -22,17 +20,6 @@ const policy = (name: string): ResourceValidationPolicy => {
   return p;
 };
 const run = (name: string, r: PlanResource, config: EnforcementConfig = {}) => runResourcePolicy(policy(name), r, config);
-const mutate = (r: PlanResource, change: (inputs: Obj, r: PlanResource) => void): PlanResource => {
-  const copy = structuredClone(r);
-  change(copy.inputs as Obj, copy);
-  return copy;
-};
-function expectViolation(result: SingleRun, resource: string, field: string, problem?: RegExp) {
-  const hit = result.violations.find((v) => v.startsWith(`${resource} (`) && v.includes(`): ${field}: `));
-  expect(hit, `${resource} ${field} in ${JSON.stringify(result.violations, null, 1)}`).toBeDefined();
-  expect(hit).toContain(". Fix: ");
-  if (problem) expect(hit).toMatch(problem);
-}
 /** The connection as a real preview passes it: unwrapped values. */
 const unwrapped = (r: PlanResource) =>
   mutate(r, (i) => {

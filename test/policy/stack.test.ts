@@ -5,9 +5,7 @@
 // non-Kubernetes rule of the pack.
 import type { StackValidationPolicy } from "@pulumi/policy";
 import * as fs from "node:fs";
-import * as path from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
-import { PROJECT_ROOT } from "../../components/bundle.js";
 import { consulPolicies } from "../../policy/consul/index.ts";
 import { messagingPolicies } from "../../policy/messaging/index.ts";
 import { proxmoxPolicies } from "../../policy/proxmox/index.ts";
@@ -15,10 +13,10 @@ import { remoteCommandPolicies } from "../../policy/remote/index.ts";
 import { stackPolicies } from "../../policy/stack/index.ts";
 import { runPolicies, runStackPolicy, type EnforcementConfig, type PlanResource } from "../../scripts/lib/policyRunner.js";
 import { synth, type Synth } from "../helpers.js";
+import { INFRA_FIXTURE, type Obj } from "./harness.js";
 
-type Obj = Record<string, any>;
 const NAMES = ["stack-odd-quorum", "stack-pinned-versions", "stack-rollback-guard"];
-const FIXTURE = path.join(PROJECT_ROOT, "test", "fixtures", "plans", "infra-insecure.json");
+const FIXTURE = INFRA_FIXTURE;
 const HOSTS = ["queen-nixos", "drone-1-nixos", "drone-2-nixos", "drone-3-nixos", "edge-pi-nixos"];
 
 const policy = (name: string): StackValidationPolicy => {
