@@ -46,7 +46,8 @@ export function secretFilesFor(node: NodeSpec): SecretFileRef[] {
 }
 
 export function renderNodeJson(spec: CollectiveSpec, node: NodeSpec, stack: string): NodeJson {
-  const hasGeneratedHostKey = node.platform === "proxmox-vm";
+  const secretFiles = secretFilesFor(node);
+  const hasManagedHostKey = secretFiles.some((f) => f.name === HOST_KEY_SECRET);
   return {
     schemaVersion: 1,
     name: node.name,
@@ -65,13 +66,13 @@ export function renderNodeJson(spec: CollectiveSpec, node: NodeSpec, stack: stri
     ssh: {
       user: node.sshUser,
       authorizedKeys: [...spec.ssh.authorizedKeys],
-      hostKeyFile: hasGeneratedHostKey ? `${SECRETS_DIR}/${HOST_KEY_SECRET}` : null,
+      hostKeyFile: hasManagedHostKey ? `${SECRETS_DIR}/${HOST_KEY_SECRET}` : null,
     },
     firewall: { allowedTCPPorts: [22], allowedUDPPorts: [] },
     capabilities: [...node.capabilities],
     storage: node.osdDiskGb !== undefined ? { osdDevice: OSD_DEVICE } : null,
     peers: spec.nodes.filter((n) => n.name !== node.name).map((n) => ({ name: n.name, role: n.role, address: n.address })),
-    secrets: { dir: SECRETS_DIR, files: secretFilesFor(node) },
+    secrets: { dir: SECRETS_DIR, files: secretFiles },
     services: renderServices(spec, node),
   };
 }

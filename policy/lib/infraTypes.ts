@@ -4,6 +4,8 @@ export const PROXMOX_VM = "proxmoxve:index/vmLegacy:VmLegacy";
 
 export const REMOTE_COMMAND = "command:remote:Command";
 export const REMOTE_COPY = "command:remote:CopyToRemote";
+/** The resources that open an SSH connection. */
+export const isRemoteResource = (type: string) => type === REMOTE_COMMAND || type === REMOTE_COPY;
 
 export const CONSUL_PROVIDER = "pulumi:providers:consul";
 export const CONSUL_ACL_POLICY = "consul:index/aclPolicy:AclPolicy";

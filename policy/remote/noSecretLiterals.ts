@@ -1,7 +1,7 @@
 // No secret in a remote command's text or environment: pass secrets on stdin.
 import { looksLikeSecretLiteral, resourceRule, SECRET_ENV_NAME, type Finding } from "../lib/define";
 import { asRecord, isRedacted } from "../lib/infraProps";
-import { REMOTE_COMMAND, REMOTE_COPY } from "../lib/infraTypes";
+import { isRemoteResource } from "../lib/infraTypes";
 
 const STDIN_FIX = "pass the secret on `stdin` (a secret Output) and read it in the script; see remote-secrets-on-stdin";
 
@@ -17,7 +17,7 @@ function assetTexts(value: unknown, path: string, out: Array<[string, string]>):
 export const remoteNoSecretLiterals = resourceRule({
   name: "remote-no-secret-literals",
   description: "A remote command's create/update/delete text, environment and inline file text must hold no secret: command lines show in process lists and state, environment is neither secret nor reliably forwarded.",
-  appliesTo: (type) => type === REMOTE_COMMAND || type === REMOTE_COPY,
+  appliesTo: isRemoteResource,
   check: ({ props }) => {
     const findings: Finding[] = [];
     for (const field of ["create", "update", "delete"]) {

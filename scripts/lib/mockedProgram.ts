@@ -6,8 +6,11 @@ import { createHash } from "node:crypto";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
 import { PROJECT_ROOT } from "../../components/bundle.js";
+// The marker policies recognise (they also run on saved plans).
+import { REDACTED } from "../../policy/lib/define.ts";
 
-export const REDACTED = "[secret]";
+export { REDACTED };
+
 export const UNKNOWN = "[unknown]";
 /** What a user secret that the offline run cannot read becomes: any trace of it in a plan is a leak. */
 export const canary = (what: string) => `<secret:${what}>`;

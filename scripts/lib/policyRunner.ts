@@ -52,7 +52,8 @@ class NotApplicable extends Error {
 
 const isResourcePolicy = (p: Policy): p is ResourceValidationPolicy => "validateResource" in p;
 
-function levelOf(policy: Policy, config: EnforcementConfig): EnforcementLevel {
+/** A policy's level under `config`: its own entry, else `all`, else its default, else advisory. */
+export function levelOf(policy: Policy, config: EnforcementConfig): EnforcementLevel {
   const entry = config[policy.name];
   const all = config.all;
   const explicit = typeof entry === "string" ? entry : entry?.enforcementLevel;
