@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# activate.sh <node> <hash> <staging> <confirm-timeout-seconds> — run as root
+# activate.sh <node> <hash> <staging> <confirm-timeout-seconds 30-3600> — run as root
 # (`sudo -n bash <staging>/node-scripts/activate.sh …`).
 #  1. verify the staged bundle (owner $SUDO_USER or root, not group/world
 #     writable) by copying it to a root-owned temp dir and checking the copy:
@@ -65,9 +65,13 @@ main() {
   BORG_NODE="$1"
   check_hash "$2"
   local hash="$2" staging="$3" timeout="$4"
-  [[ "$timeout" =~ ^[1-9][0-9]{0,4}$ ]] || die "invalid confirm timeout '$timeout' (whole seconds, 1-99999)"
+  # The bounds of borg:rollout.confirmTimeoutSeconds: a shorter timer reverts before a confirm
+  # can log in, a longer one leaves a broken node down for over an hour.
+  if [[ ! "$timeout" =~ ^[1-9][0-9]{1,3}$ ]] || (( timeout < 30 || timeout > 3600 )); then
+    die "invalid confirm timeout '$timeout' (whole seconds, 30-3600)"
+  fi
   [[ "$staging" == /* ]] || die "staging path must be absolute"
-  [[ "$(id -u)" -eq 0 ]] || die "activate.sh must run as root (sudo)"
+  require_root activate.sh
   umask 077
   # A dropped SSH session must not kill us half way: ignore SIGHUP (sshd/pty)
   # and SIGPIPE (closed stdout/stderr); output helpers never fail.

@@ -69,7 +69,7 @@ main() {
   check_hash "$2"
   local hash="$2" limit="${BORG_HEALTH_TIMEOUT:-60}"
   [[ "$limit" =~ ^[1-9][0-9]{0,4}$ ]] || die "invalid BORG_HEALTH_TIMEOUT '$limit'"
-  [[ "$(id -u)" -eq 0 ]] || die "confirm.sh must run as root (sudo)"
+  require_root confirm.sh
   umask 077
   # Once the timer is disarmed nothing may stop us half way.
   trap '' HUP PIPE
@@ -110,9 +110,10 @@ main() {
 
   if [[ -z "$cur" || "$cur" != "$new" ]]; then
     # Not running what was activated (e.g. rebooted into the boot default):
-    # settle on the recorded known-good system and record the revert.
+    # never make the unconfirmed system the boot default; settle on the
+    # recorded known-good system and record the revert.
     do_revert "$BORG_NODE" "$hash" "not running the activated system at confirm" || true
-    die "reverted before confirm (timer fired); running $(current_system)"
+    die "not running the activated system at confirm (rebooted or reverted); running $(current_system), boot default unchanged; $retry"
   fi
 
   local problems

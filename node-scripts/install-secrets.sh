@@ -35,7 +35,7 @@ main() {
   [[ $# -eq 1 ]] || die "usage: install-secrets.sh <node>  (records on stdin)"
   check_node "$1"
   BORG_NODE="$1"
-  [[ "$(id -u)" -eq 0 ]] || die "install-secrets.sh must run as root (sudo)"
+  require_root install-secrets.sh
 
   # --- read and validate everything first -----------------------------------
   local -a names=() owners=() groups=() contents=()

@@ -12,6 +12,8 @@
 #   BORG_CURRENT_SYSTEM  default /run/current-system
 #   BORG_SYSTEM_PROFILE  default /nix/var/nix/profiles/system
 #   BORG_HEALTH_TIMEOUT  default 60 (seconds; confirm.sh health gate)
+#   BORG_ROOT_UID        default 0: the uid the scripts insist on (require_root);
+#                        the tests set their own uid so they run as any user
 #
 # State layout (root-owned):
 #   $BORG_STATE_DIR/bundles/<hash>/   verified copies of staged bundles
@@ -57,6 +59,13 @@ journal() {
 die() {
   log "$@"
   exit 1
+}
+
+# require_root SCRIPT — refuse to run as anyone but root (uid $BORG_ROOT_UID).
+require_root() {
+  local want="${BORG_ROOT_UID:-0}"
+  [[ "$want" =~ ^[0-9]+$ ]] || die "invalid BORG_ROOT_UID '$want'"
+  [[ "$(id -u)" -eq "$want" ]] || die "$1 must run as root (sudo)"
 }
 
 # check_node NAME — node names are [a-z0-9-]+.

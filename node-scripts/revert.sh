@@ -22,7 +22,7 @@ main() {
   check_hash "$2"
   local hash="$2"
   umask 077
-  [[ "$(id -u)" -eq 0 ]] || die "revert.sh must run as root"
+  require_root revert.sh
 
   take_lock
   do_revert "$BORG_NODE" "$hash" "timer fired"

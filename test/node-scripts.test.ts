@@ -1,7 +1,9 @@
 // The shell scripts borg-collective runs on NixOS nodes (node-scripts/*.sh),
 // exercised for real against stand-in node commands (test/stand-ins/, first on
 // PATH) and a fake "store" of NixOS systems in a temp dir. See
-// test/stand-ins/README.md for what each stand-in does.
+// test/stand-ins/README.md for what each stand-in does. Runs as any user:
+// BORG_ROOT_UID names our own uid as "root"; one test proves the scripts
+// refuse without it.
 import { describe, it, expect, beforeEach, afterEach } from "vitest";
 import { spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
@@ -15,6 +17,7 @@ const SCRIPTS = path.join(ROOT, "node-scripts");
 const STAND_INS = path.join(ROOT, "test", "stand-ins");
 const NODE = "drone-1";
 const SCRIPT_NAMES = ["lib.sh", "preflight.sh", "install-secrets.sh", "activate.sh", "confirm.sh", "revert.sh"];
+const UID = process.getuid!();
 
 interface Result {
   code: number | null;
@@ -124,6 +127,7 @@ beforeEach(() => {
       BORG_SYSTEM_PROFILE: profile,
       BORG_NIXOS_MARKER: marker,
       BORG_HEALTH_TIMEOUT: "5",
+      BORG_ROOT_UID: String(UID),
       FAKE_LOG: log,
       FAKE_DIR: fakeDir,
       FAKE_BUILD_OUT: newSys,
@@ -300,6 +304,28 @@ describe("revert paths", () => {
     expect(currentSystem()).toBe(fx.oldSys);
   });
 
+  it("a reboot before confirm: the unconfirmed system never becomes the boot default", () => {
+    stage();
+    expect(activate().code).toBe(0);
+    // What a reboot does: the boot default (still the old system) comes back up and the
+    // transient revert timer is gone. The node is healthy, so only the running-system check stops it.
+    fs.rmSync(fx.current);
+    fs.symlinkSync(fx.oldSys, fx.current);
+    fs.rmSync(path.join(fx.fakeDir, "timer-armed"));
+
+    const conf = confirm();
+    expect(conf.code).toBe(1);
+    expect(conf.err).toContain(`borg: ${NODE}: not running the activated system at confirm (rebooted or reverted); running ${fx.oldSys}, boot default unchanged;`);
+    expect(calls().some((l) => l.startsWith("nix-env"))).toBe(false);
+    expect(bootCalls()).toEqual([]);
+    expect(fs.realpathSync(fx.profile)).toBe(fx.oldSys);
+    expect(currentSystem()).toBe(fx.oldSys);
+    expect(switchCalls()).toEqual([`switch-to-configuration ${fx.newSys} test`]); // the old one already runs
+    expect(readKv("confirmed")).toBeUndefined();
+    expect(readKv("pending")).toBeUndefined();
+    expect(readKv("reverted")).toMatchObject({ hash: fx.hash, old: fx.oldSys, new: fx.newSys, reason: "not running the activated system at confirm" });
+  });
+
   it("a retried activate keeps the known-good old system as the revert target", () => {
     stage();
     expect(activate().code).toBe(0);
@@ -396,6 +422,24 @@ describe("activate refuses before touching the system", () => {
     expect(buildCalls()).toEqual([]);
   });
 
+  it("the confirm timeout must lie in 30-3600 s (borg:rollout.confirmTimeoutSeconds) and arms the timer with it", () => {
+    stage();
+    for (const bad of ["29", "3601", "0", "-60", "0120", "1e3", "120s", ""]) {
+      const act = activate({}, bad);
+      expect(act.code, bad).toBe(1);
+      expect(act.err, bad).toBe(`borg: ${NODE}: invalid confirm timeout '${bad}' (whole seconds, 30-3600)\n`);
+    }
+    expect(calls().filter((l) => !l.startsWith("sudo "))).toEqual([]);
+    expect(fs.existsSync(fx.state)).toBe(false);
+
+    for (const good of ["30", "3600"]) {
+      const act = activate({}, good);
+      expect(act.code, act.err).toBe(0);
+      expect(act.out).toContain(`confirm within ${good}s or it reverts`);
+    }
+    expect(calls().filter((l) => l.startsWith("systemd-run ")).map((l) => /--on-active=(\S+)/.exec(l)?.[1])).toEqual(["30s", "3600s"]);
+  });
+
   it("arming failure: no switch", () => {
     stage();
     const act = activate({ FAKE_ARM_FAIL: "1" });
@@ -404,6 +448,33 @@ describe("activate refuses before touching the system", () => {
     expect(switchCalls()).toEqual([]);
     expect(currentSystem()).toBe(fx.oldSys);
     expect(readKv("pending")).toBeUndefined();
+  });
+});
+
+describe("without root", () => {
+  it("the real scripts refuse to run, before reading or writing anything", () => {
+    // No BORG_ROOT_UID: the production check. As root, drop to nobody to prove it.
+    const pub = fs.mkdtempSync(path.join(os.tmpdir(), "borg-no-root-"));
+    try {
+      fs.chmodSync(pub, 0o1777); // so nothing but the check stops nobody from creating state
+      for (const s of SCRIPT_NAMES) fs.copyFileSync(path.join(SCRIPTS, s), path.join(pub, s));
+      const state = path.join(pub, "state");
+      const { BORG_ROOT_UID: _uid, ...env } = { ...fx.env, BORG_STATE_DIR: state, BORG_SECRETS_DIR: path.join(state, "secrets"), FAKE_LOG: path.join(pub, "calls.log") };
+      const asNobody = UID === 0 ? { uid: 65534, gid: 65534 } : {};
+      for (const [script, args] of [
+        ["activate.sh", [NODE, fx.hash, fx.staging, "120"]],
+        ["confirm.sh", [NODE, fx.hash]],
+        ["revert.sh", [NODE, fx.hash]],
+        ["install-secrets.sh", [NODE]],
+      ] as const) {
+        const r = spawnSync("bash", [path.join(pub, script), ...args], { env, input: `x root root ${Buffer.from("s").toString("base64")}\n`, encoding: "utf8", timeout: 20_000, ...asNobody });
+        expect(r.error).toBeUndefined();
+        expect([script, r.status, r.stdout, r.stderr]).toEqual([script, 1, "", `borg: ${NODE}: ${script} must run as root (sudo)\n`]);
+      }
+      expect(fs.readdirSync(pub).sort()).toEqual([...SCRIPT_NAMES].sort());
+    } finally {
+      fs.rmSync(pub, { recursive: true, force: true });
+    }
   });
 });
 
@@ -443,8 +514,19 @@ describe("install-secrets", () => {
     expect(fs.readFileSync(path.join(fx.secrets, "empty"), "utf8")).toBe("");
     for (const f of files()) expect(fs.statSync(path.join(fx.secrets, f)).mode & 0o777).toBe(0o400);
     expect(fs.statSync(fx.secrets).mode & 0o777).toBe(0o711);
-    expect(fs.statSync(path.join(fx.secrets, "hass.secrets.yaml")).uid).toBe(0);
-    if (hasNobody) expect(fs.statSync(path.join(fx.secrets, "k3s-token")).uid).toBe(65534);
+    // The ownership asked for, record by record (files are written in input order): the named
+    // owner when it exists on the node, else root (NixOS fixes it on activation).
+    const chowns = calls().filter((l) => l.startsWith("chown ")).map((l) => l.split(" ").slice(1).filter((a) => a !== "--"));
+    expect(chowns[0]).toEqual(["root:root", fx.secrets]);
+    const perFile = chowns.slice(1);
+    expect(perFile.map(([, target]) => path.dirname(target!))).toEqual(Array(4).fill(fx.secrets));
+    expect(perFile.map(([owner]) => owner)).toEqual(["root:root", hasNobody ? "nobody:nogroup" : "root:root", "root:root", "root:root"]);
+    if (UID === 0) {
+      // Only root can give files away: then the real ownership is checked too.
+      expect(fs.statSync(fx.secrets).uid).toBe(0);
+      expect(fs.statSync(path.join(fx.secrets, "hass.secrets.yaml")).uid).toBe(0);
+      if (hasNobody) expect(fs.statSync(path.join(fx.secrets, "k3s-token")).uid).toBe(65534);
+    }
 
     const empty = installSecrets("");
     expect(empty.code, empty.err).toBe(0);
@@ -483,13 +565,18 @@ describe("preflight", () => {
     expect(fs.existsSync(fx.staging)).toBe(true);
   });
 
-  it("fails on missing sudo or too little space under /nix", () => {
+  it("fails on missing sudo or less than 1 GiB free under /nix", () => {
     const sudo = preflight({ FAKE_SUDO_FAIL: "1" });
     expect(sudo.code).not.toBe(0);
     expect(sudo.err).toContain(`borg: ${NODE}: passwordless sudo is not available`);
-    const disk = preflight({ FAKE_DF_AVAIL_KB: "1000" });
-    expect(disk.code).not.toBe(0);
-    expect(disk.err).toContain(`borg: ${NODE}: only 0 MiB free under /nix`);
+    // The threshold is 1 GiB under /nix: one KiB short fails, exactly 1 GiB passes.
+    const disk = preflight({ FAKE_DF_AVAIL_KB: String(1024 * 1024 - 1) });
+    expect(disk.code).toBe(1);
+    expect(disk.err).toBe(`borg: ${NODE}: only 1023 MiB free under /nix, need at least 1024 MiB\n`);
+    const enough = preflight({ FAKE_DF_AVAIL_KB: String(1024 * 1024) });
+    expect(enough.code, enough.err).toBe(0);
+    expect(enough.out).toBe(`borg: ${NODE}: ready\n`);
+    expect(calls().filter((l) => l.startsWith("df "))).toEqual(["df -Pk /nix", "df -Pk /nix"]);
   });
 
   it("is self-contained (sent alone on stdin)", () => {
