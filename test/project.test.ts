@@ -9,7 +9,6 @@ import { PROJECT_ROOT } from "../components/bundle.js";
 import { synthMain } from "../scripts/lib/synthCli.js";
 import { runCli, tempDir } from "./helpers.js";
 
-const SHARED = path.resolve(PROJECT_ROOT, "..", "shared");
 const read = (rel: string) => fs.readFileSync(path.join(PROJECT_ROOT, rel), "utf8");
 
 const synthCli = (...args: string[]) => runCli(synthMain, ...args);
@@ -20,7 +19,8 @@ function spawnSynth(...args: string[]) {
 }
 
 describe("Pulumi.yaml", () => {
-  const schemaFile = path.join(SHARED, "schemas", "pulumi-project.schema.json");
+  // Vendored upstream schema (see test/fixtures/README.md): the repository stands alone.
+  const schemaFile = path.join(PROJECT_ROOT, "test", "fixtures", "pulumi-project.schema.json");
 
   it("validates against the Pulumi project schema", () => {
     const ajv = new Ajv2020.default({ strict: false, allErrors: true });
@@ -30,6 +30,7 @@ describe("Pulumi.yaml", () => {
     expect(project).toMatchObject({ name: "borg-collective", stackConfigDir: "stacks", runtime: { name: "nodejs" } });
     // control: the schema does reject a broken project
     expect(validate({ ...project, runtime: 42 })).toBe(false);
+    expect(validate({ ...project, runtime: { name: "nodejs", typo: true } })).toBe(false);
   });
 
   it("runs the TypeScript entry with the pinned tsx", () => {
@@ -38,6 +39,41 @@ describe("Pulumi.yaml", () => {
     expect(project.runtime.options.nodeargs).toBe("--import tsx");
     expect(pkg.devDependencies.tsx ?? pkg.dependencies.tsx).toMatch(/^\d+\.\d+\.\d+$/);
     expect(fs.existsSync(path.join(PROJECT_ROOT, project.main))).toBe(true);
+  });
+});
+
+describe("the repository stands alone", () => {
+  /** Every file a clone holds (what a fresh clone, CI and the workflow see), minus installed or generated trees. */
+  function repositoryFiles(dir = PROJECT_ROOT, rel = ""): string[] {
+    const out: string[] = [];
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const relPath = rel ? `${rel}/${entry.name}` : entry.name;
+      if (["node_modules", ".git", "out"].includes(entry.name) || relPath === "policy/bin") continue;
+      if (entry.isDirectory()) out.push(...repositoryFiles(path.join(dir, entry.name), relPath));
+      else if (entry.isFile()) out.push(relPath);
+    }
+    return out;
+  }
+  // The design workspace next to the checkout, however a path to it is spelled. Written with
+  // escapes so this file does not match itself.
+  const OUTSIDE = [/\.\.[\\/]shared\b/, /\/work\/shared\b/, /["'`]\.\.["'`]\s*,\s*["'`]shared["'`]/];
+  const offenders = (files: string[], readFile: (f: string) => string) =>
+    files.filter((f) => OUTSIDE.some((re) => re.test(readFile(f))));
+
+  it("no product, test, CI or workflow file refers to the workspace outside the repository", () => {
+    const files = repositoryFiles();
+    expect(files).toEqual(expect.arrayContaining(["package.json", ".ci/run", ".github/workflows/preview.yml", "test/project.test.ts"]));
+    expect(offenders(files, read)).toEqual([]);
+  });
+
+  it("control: each spelling of such a reference is caught", () => {
+    const samples: Record<string, string> = {
+      "a.ts": ["const s = path.resolve(ROOT, \"..\"", " \"shared\");"].join(","),
+      "b.json": `{ "schema": "../${"shared"}/schemas/x.json" }`,
+      "c.sh": `cat /work/${"shared"}/DESIGN.md`,
+      "d.yml": "run: ls ../sharedfoo", // another directory: not a match
+    };
+    expect(offenders(Object.keys(samples), (f) => samples[f]!)).toEqual(["a.ts", "b.json", "c.sh"]);
   });
 });
 
