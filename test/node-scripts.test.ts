@@ -459,7 +459,8 @@ describe("without root", () => {
       fs.chmodSync(pub, 0o1777); // so nothing but the check stops nobody from creating state
       for (const s of SCRIPT_NAMES) fs.copyFileSync(path.join(SCRIPTS, s), path.join(pub, s));
       const state = path.join(pub, "state");
-      const { BORG_ROOT_UID: _uid, ...env } = { ...fx.env, BORG_STATE_DIR: state, BORG_SECRETS_DIR: path.join(state, "secrets"), FAKE_LOG: path.join(pub, "calls.log") };
+      const env: Record<string, string> = { ...fx.env, BORG_STATE_DIR: state, BORG_SECRETS_DIR: path.join(state, "secrets"), FAKE_LOG: path.join(pub, "calls.log") };
+      delete env.BORG_ROOT_UID;
       const asNobody = UID === 0 ? { uid: 65534, gid: 65534 } : {};
       for (const [script, args] of [
         ["activate.sh", [NODE, fx.hash, fx.staging, "120"]],
