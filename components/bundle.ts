@@ -7,7 +7,8 @@ import { fileURLToPath } from "node:url";
 import { parseCidr } from "./config/ipv4.js";
 import type { CollectiveSpec, NodeSpec } from "./config/validate.js";
 import { HOST_KEY_SECRET, OSD_DEVICE, SECRETS_DIR } from "./bundle-paths.js";
-import { renderServices, type NodeServices } from "./services.js";
+import { renderServices, rolesOf, type NodeServices } from "./services/index.js";
+import { firewallRules, type FirewallRule } from "./services/ports.js";
 
 export { HOST_KEY_SECRET, SECRETS_DIR, STATE_DIR } from "./bundle-paths.js";
 
@@ -31,7 +32,10 @@ export interface NodeJson {
   stateVersion: string;
   network: { address: string; prefixLength: number; gateway: string; dns: string[]; domain: string };
   ssh: { user: string; authorizedKeys: string[]; hostKeyFile: string | null };
-  firewall: { allowedTCPPorts: number[]; allowedUDPPorts: number[] };
+  /** What the node runs; each role opens exactly its ports from nix/lib/ports.json. */
+  roles: string[];
+  /** cluster-scope rules accept only `clusterSources` (every node of the collective). */
+  firewall: { rules: FirewallRule[]; clusterSources: string[] };
   capabilities: string[];
   storage: { osdDevice: string } | null;
   peers: { name: string; role: NodeSpec["role"]; address: string }[];
@@ -47,6 +51,8 @@ export function secretFilesFor(node: NodeSpec): SecretFileRef[] {
 
 export function renderNodeJson(spec: CollectiveSpec, node: NodeSpec, stack: string): NodeJson {
   const secretFiles = secretFilesFor(node);
+  const services = renderServices(spec, node);
+  const roles = rolesOf(services);
   const hasManagedHostKey = secretFiles.some((f) => f.name === HOST_KEY_SECRET);
   return {
     schemaVersion: 1,
@@ -68,12 +74,13 @@ export function renderNodeJson(spec: CollectiveSpec, node: NodeSpec, stack: stri
       authorizedKeys: [...spec.ssh.authorizedKeys],
       hostKeyFile: hasManagedHostKey ? `${SECRETS_DIR}/${HOST_KEY_SECRET}` : null,
     },
-    firewall: { allowedTCPPorts: [22], allowedUDPPorts: [] },
+    roles,
+    firewall: { rules: firewallRules(roles), clusterSources: spec.nodes.map((n) => n.address) },
     capabilities: [...node.capabilities],
     storage: node.osdDiskGb !== undefined ? { osdDevice: OSD_DEVICE } : null,
     peers: spec.nodes.filter((n) => n.name !== node.name).map((n) => ({ name: n.name, role: n.role, address: n.address })),
     secrets: { dir: SECRETS_DIR, files: secretFiles },
-    services: renderServices(spec, node),
+    services,
   };
 }
 

@@ -6,10 +6,14 @@
 let
   node = builtins.fromJSON (builtins.readFile ./node.json);
 
-  # Every module under ./modules, so a new concern is picked up by dropping a file in.
-  moduleNames = builtins.filter (n: builtins.match ".*\\.nix" n != null)
-    (builtins.attrNames (builtins.readDir ./modules));
-  modules = map (n: ./modules + "/${n}") moduleNames;
+  # Every module under ./modules and ./modules/services, so a new concern or
+  # service is picked up by dropping a file in.
+  nixFilesIn = dir: map (n: dir + "/${n}")
+    (builtins.filter (n: builtins.match ".*\\.nix" n != null)
+      (builtins.attrNames (builtins.readDir dir)));
+  servicesDir = ./modules/services;
+  modules = nixFilesIn ./modules
+    ++ (if builtins.pathExists servicesDir then nixFilesIn servicesDir else [ ]);
 
   # Existing NixOS hosts keep what only they know. "generic": its disks and boot
   # loader, from the host's generated hardware file plus an optional operator

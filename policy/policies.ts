@@ -7,6 +7,7 @@ import { remoteCommandPolicies } from "./remote";
 import { consulPolicies } from "./consul";
 import { messagingPolicies } from "./messaging";
 import { stackPolicies } from "./stack";
+import { nodePolicies } from "./nodes";
 
 export const allPolicies: Array<ResourceValidationPolicy | StackValidationPolicy> = [
   ...kubernetesPolicies,
@@ -15,4 +16,5 @@ export const allPolicies: Array<ResourceValidationPolicy | StackValidationPolicy
   ...consulPolicies,
   ...messagingPolicies,
   ...stackPolicies,
+  ...nodePolicies,
 ];

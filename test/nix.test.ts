@@ -61,7 +61,17 @@ const sampleNode = {
     authorizedKeys: ["ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOperatorKeyForTestsOnly operator"],
     hostKeyFile: "/var/lib/borg/secrets/ssh_host_ed25519_key",
   },
-  firewall: { allowedTCPPorts: [22, 10250], allowedUDPPorts: [8472] },
+  roles: ["ssh", "ceph-osd", "k3s-agent"],
+  firewall: {
+    rules: [
+      { name: "ssh", protocol: "tcp", from: 22, to: 22, scope: "lan" },
+      { name: "ceph-daemons", protocol: "tcp", from: 6800, to: 7300, scope: "cluster" },
+      { name: "kubelet", protocol: "tcp", from: 10250, to: 10250, scope: "cluster" },
+      { name: "flannel-vxlan", protocol: "udp", from: 8472, to: 8472, scope: "cluster" },
+      { name: "nats-client", protocol: "tcp", from: 4222, to: 4222, scope: "lan" },
+    ],
+    clusterSources: ["10.42.0.10", "10.42.0.11"],
+  },
   capabilities: ["gpu"],
   storage: { osdDevice: "/dev/vdb" },
   peers: [{ name: "queen", role: "queen", address: "10.42.0.10" }],
@@ -149,8 +159,11 @@ let
 
   node = b.fromJSON (b.readFile nodeFile);
   values = import (nixDir + "/lib/node-options.nix") node;
-  moduleFiles = map (n: nixDir + "/modules/${"$"}{n}")
-    (b.filter (n: b.match ".*\\.nix" n != null) (b.attrNames (b.readDir (nixDir + "/modules"))));
+  nixFilesIn = dir: map (n: dir + "/${"$"}{n}")
+    (b.filter (n: b.match ".*\\.nix" n != null) (b.attrNames (b.readDir dir)));
+  servicesDir = nixDir + "/modules/services";
+  moduleFiles = nixFilesIn (nixDir + "/modules")
+    ++ (if b.pathExists servicesDir then nixFilesIn servicesDir else [ ]);
   call = config: f: import f { inherit config lib pkgs; };
   declared = b.foldl' deepMerge { } (map (f: (call (throw "options must not read config") f).options or { }) moduleFiles);
   borg = withDefaults declared.borg values;
@@ -171,6 +184,9 @@ in
     hostName = cfg.networking.hostName;
     tcp = cfg.networking.firewall.allowedTCPPorts;
     udp = cfg.networking.firewall.allowedUDPPorts;
+    tcpRanges = cfg.networking.firewall.allowedTCPPortRanges;
+    clusterRules = cfg.networking.firewall.extraInputRules;
+    rolesFile = cfg.environment.etc."borg/roles".text;
     lan = cfg.systemd.network.networks."10-lan";
     hostKeys = cfg.services.openssh.hostKeys or null;
     allowUsers = cfg.services.openssh.settings.AllowUsers;
@@ -195,6 +211,9 @@ interface HarnessOut {
     hostName: string;
     tcp: number[];
     udp: number[];
+    tcpRanges: { from: number; to: number }[];
+    clusterRules: string;
+    rolesFile: string;
     lan: { address: string[]; gateway: string[]; dns: string[]; DHCP: string; matchConfig: { Name: string } };
     hostKeys: { type: string; path: string }[] | null | Record<string, never>;
     allowUsers: string[] | Record<string, never>;
@@ -289,10 +308,10 @@ describe("nix/ avoids invalid and unsafe constructs", () => {
     expect(hits).toEqual([]);
   });
 
-  it("readFile is only used on node.json (a secret read would land in the store)", () => {
+  it("readFile is only used on node.json and committed data beside the reader (a secret read would land in the store)", () => {
     for (const { f, text } of sources) {
       for (const m of text.matchAll(/readFile\s+([^\s;)]+)/g)) {
-        expect({ f, arg: m[1] }).toEqual({ f, arg: expect.stringMatching(/node\.json|nodeFile/) });
+        expect({ f, arg: m[1] }).toEqual({ f, arg: expect.stringMatching(/node\.json|nodeFile|^\.\/[a-z-]+\.json$/) });
       }
     }
   });
@@ -319,7 +338,8 @@ describe("node.json -> borg.* mapping (nix/lib/node-options.nix)", () => {
     expect(v.securityLevel).toBe("dev");
     expect(v.domain).toBe("hive.lan");
     expect(v.network).toEqual({ address: "10.42.0.11", prefixLength: 24, gateway: "10.42.0.1", dns: ["10.42.0.1"] });
-    expect(v.firewall).toEqual({ allowedTCPPorts: [22, 10250], allowedUDPPorts: [8472] });
+    expect(v.roles).toEqual(["ssh", "ceph-osd", "k3s-agent"]);
+    expect(v.firewall).toEqual(sampleNode.firewall);
     expect(v.storage).toEqual({ osdDevice: "/dev/vdb" });
     expect(v.ssh.hostKeyFile).toBe("/var/lib/borg/secrets/ssh_host_ed25519_key");
     expect(v.capabilities).toEqual(["gpu"]);
@@ -382,8 +402,17 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
     const o = r.out;
     expect(o.hostName).toBe("drone-1");
     expect(o.role).toBe("drone");
-    expect(o.tcp).toEqual([22, 10250, 22]); // SSH appended; NixOS de-duplicates
-    expect(o.udp).toEqual([8472]);
+    // lan rules open to the node network; SSH appended (NixOS de-duplicates)
+    expect(o.tcp).toEqual([22, 4222, 22]);
+    expect(o.udp).toEqual([]);
+    expect(o.tcpRanges).toEqual([]);
+    // cluster rules accept only the collective's addresses
+    expect(o.clusterRules.trim().split("\n")).toEqual([
+      'ip saddr { 10.42.0.10, 10.42.0.11 } tcp dport 6800-7300 accept comment "borg ceph-daemons"',
+      'ip saddr { 10.42.0.10, 10.42.0.11 } tcp dport 10250 accept comment "borg kubelet"',
+      'ip saddr { 10.42.0.10, 10.42.0.11 } udp dport 8472 accept comment "borg flannel-vxlan"',
+    ]);
+    expect(o.rolesFile).toBe("ssh\nceph-osd\nk3s-agent\n");
     expect(o.lan.address).toEqual(["10.42.0.11/24"]);
     expect(o.lan.gateway).toEqual(["10.42.0.1"]);
     expect(o.lan.DHCP).toBe("no");
@@ -415,14 +444,15 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
       ...sampleNode,
       name: "Drone_1",
       role: "worker",
-      firewall: { allowedTCPPorts: [70000], allowedUDPPorts: [] },
+      firewall: { rules: [{ name: "x", protocol: "sctp", from: 70000, to: 70000, scope: "lan" }], clusterSources: [] },
       secrets: { dir: "/var/lib/borg/secrets", files: [{ name: "../etc/shadow", owner: "root", group: "root" }] },
     };
     const r = runHarness(nodeFile("bad-h", bad));
     const joined = r.problems.join("\n");
     expect(joined).toMatch(/type: borg\.hostName/);
     expect(joined).toMatch(/type: borg\.role/);
-    expect(joined).toMatch(/type: borg\.firewall\.allowedTCPPorts/);
+    expect(joined).toMatch(/type: borg\.firewall\.rules\.from/);
+    expect(joined).toMatch(/type: borg\.firewall\.rules\.protocol/);
     expect(joined).toMatch(/type: borg\.secrets\.files\.name/);
   });
 });

@@ -1,7 +1,7 @@
 // Per-node service settings in node.json: who runs which role, with which peers.
 import { describe, expect, it } from "vitest";
 import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
-import { renderServices } from "../components/services.js";
+import { renderServices } from "../components/services/index.js";
 import { stackValues } from "./helpers.js";
 
 function spec(stack: string, edit: (c: Record<string, any>) => void = () => {}): CollectiveSpec {

@@ -140,8 +140,6 @@ export const ServicesSchema = z.strictObject({
   mqtt: z
     .strictObject({
       enabled,
-      port: z.number().int().min(1).max(65535).default(1883),
-      tlsPort: z.number().int().min(1).max(65535).default(8883),
       /** Allowed by the schema for throw-away labs; the policy pack rejects it (always mandatory). */
       allowAnonymous: z.boolean().default(false),
       users: z

@@ -332,5 +332,4 @@ function checkServices(services: Services, network: Network | undefined, nodes: 
     if (users.has(u.name)) problems.add(["services", "mqtt", "users", i, "name"], `'${u.name}' is listed twice`);
     users.add(u.name);
   });
-  if (services.mqtt.port === services.mqtt.tlsPort) problems.add(["services", "mqtt", "tlsPort"], `must differ from borg:services.mqtt.port (${services.mqtt.port})`);
 }

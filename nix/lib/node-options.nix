@@ -43,9 +43,11 @@ else {
     hostKeyFile = field ssh "hostKeyFile" null;
   };
 
+  roles = field node "roles" [ ];
+
   firewall = {
-    allowedTCPPorts = field firewall "allowedTCPPorts" [ ];
-    allowedUDPPorts = field firewall "allowedUDPPorts" [ ];
+    rules = map (r: { inherit (r) name protocol from to scope; }) (field firewall "rules" [ ]);
+    clusterSources = field firewall "clusterSources" [ ];
   };
 
   storage.osdDevice = field storage "osdDevice" null;
