@@ -49,8 +49,9 @@ export function secretFilesFor(node: NodeSpec): SecretFileRef[] {
   return node.platform === "proxmox-vm" ? [{ name: HOST_KEY_SECRET, owner: "root", group: "root" }] : [];
 }
 
-export function renderNodeJson(spec: CollectiveSpec, node: NodeSpec, stack: string): NodeJson {
-  const secretFiles = secretFilesFor(node);
+/** `serviceSecrets`: the files the node's services add (names and owners only; values travel on stdin). */
+export function renderNodeJson(spec: CollectiveSpec, node: NodeSpec, stack: string, serviceSecrets: readonly SecretFileRef[] = []): NodeJson {
+  const secretFiles = [...secretFilesFor(node), ...serviceSecrets.map(({ name, owner, group }) => ({ name, owner, group }))];
   const services = renderServices(spec, node);
   const roles = rolesOf(services);
   const hasManagedHostKey = secretFiles.some((f) => f.name === HOST_KEY_SECRET);

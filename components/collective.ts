@@ -5,6 +5,8 @@ import * as pulumi from "@pulumi/pulumi";
 import type { CollectiveSpec } from "./config/validate.js";
 import { CollectiveNode, Drone, EdgePi, Queen } from "./nodes.js";
 import { rolloutPredecessors } from "./rollout.js";
+import { createServices } from "./services/registry.js";
+import type { CollectiveService, NodeHandle } from "./services/types.js";
 
 export interface CollectiveArgs {
   readonly spec: CollectiveSpec;
@@ -23,6 +25,8 @@ export interface NodeSummary {
 
 export class Collective extends pulumi.ComponentResource {
   readonly nodes: Record<string, CollectiveNode> = {};
+  /** The services of the stack, in bootstrap order (see components/services/). */
+  readonly services: readonly CollectiveService[];
   /** `known_hosts` lines for every node with a pinned key: operators can `ssh` without TOFU too. */
   readonly knownHosts: pulumi.Output<string>;
 
@@ -46,6 +50,9 @@ export class Collective extends pulumi.ComponentResource {
       );
     }
 
+    // Services first: their generated secrets and switch guards go into every node's deploy.
+    this.services = createServices({ spec, stack: args.stack }, child);
+    const handles = new Map<string, NodeHandle>();
     const waitsFor = rolloutPredecessors(spec.nodes, spec.rollout.maxParallel);
     for (const node of spec.nodes) {
       const predecessor = waitsFor.get(node.name);
@@ -57,10 +64,14 @@ export class Collective extends pulumi.ComponentResource {
         bundleRoot: args.bundleRoot,
         ...(provider ? { proxmoxProvider: provider } : {}),
         ...(predecessor ? { after: this.nodes[predecessor]!.nixos } : {}),
+        services: this.services,
+        earlier: new Map(handles),
       };
       const Kind = node.role === "queen" ? Queen : node.role === "drone" ? Drone : EdgePi;
       this.nodes[node.name] = new Kind(node.name, nodeArgs, child);
+      handles.set(node.name, this.nodes[node.name]!.handle);
     }
+    for (const service of this.services) service.bootstrap(handles);
 
     this.knownHosts = pulumi
       .all(spec.nodes.map((n) => this.nodes[n.name]!.hostKey ?? pulumi.output("")))

@@ -7,6 +7,9 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { PROJECT_ROOT, STATE_DIR, type NodeBundle, type NodeJson } from "./bundle.js";
+import type { GuardStep, RolloutGuard, SecretFile } from "./services/types.js";
+
+export type { SecretFile } from "./services/types.js";
 
 export interface SshTarget {
   readonly host: pulumi.Input<string>;
@@ -14,13 +17,6 @@ export interface SshTarget {
   readonly privateKey: pulumi.Input<string>;
   /** Pinned host public key ('<type> <base64>'); undefined only for a dev edge Pi (the policy pack flags it). */
   readonly hostKey: pulumi.Input<string> | undefined;
-}
-
-export interface SecretFile {
-  readonly name: string;
-  readonly owner: string;
-  readonly group: string;
-  readonly value: pulumi.Input<string>;
 }
 
 export interface NixosHostArgs {
@@ -38,6 +34,8 @@ export interface NixosHostArgs {
   /** Rollout lane: activation waits for these (the previous node's confirm). */
   readonly activateAfter?: pulumi.Input<pulumi.Resource>[];
   readonly confirmTimeoutSeconds: number;
+  /** Service guards around the switch (Ceph noout, K3s cordon, quorum health), in lane order. */
+  readonly guards?: readonly RolloutGuard[];
 }
 
 /** A freshly cloned VM needs a while to boot: retry the first dial for up to ~5 minutes. */
@@ -50,7 +48,13 @@ const scriptText = (name: string) => fs.readFileSync(path.join(PROJECT_ROOT, "no
 export class NixosHost extends pulumi.ComponentResource {
   /** The confirm step: the node is running, healthy and boots the new generation once this exists. */
   readonly confirmed: command.remote.Command;
+  /** The node runs its new configuration and every guard's `after` passed: lanes continue from here. */
+  readonly deployed: pulumi.Resource;
   readonly bundleHash: string;
+  /** Where the verified bundle lives on the node once activated (service steps run from here). */
+  readonly installedBundle: string;
+  /** What every later connection to the node uses (pinned key, fail-fast dials). */
+  readonly connection: command.types.input.remote.ConnectionArgs;
 
   constructor(name: string, args: NixosHostArgs, opts?: pulumi.ComponentResourceOptions) {
     // The node config (never secret) is this component's input, so policies can judge what a node runs.
@@ -67,8 +71,26 @@ export class NixosHost extends pulumi.ComponentResource {
     const home = ssh.user === "root" ? "/root" : `/home/${ssh.user}`;
     const staging = `${home}/.borg/staging/${bundle.hash}`;
     const installed = `${STATE_DIR}/bundles/${bundle.hash}`;
+    this.installedBundle = installed;
+    this.connection = connection(STEP_DIAL);
     const triggers = [args.machineId, bundle.hash];
     const child = { parent: this };
+    const guards = args.guards ?? [];
+    // A guard step on this node runs from the staged bundle (before activation) or the installed
+    // one (after confirm); on an earlier node, from that node's installed bundle, once it is deployed.
+    const guardCommand = (step: GuardStep, phase: "before" | "after", service: string, after: pulumi.Input<pulumi.Resource>[]) => {
+      const onSelf = step.on === "self";
+      const dir = onSelf ? (phase === "before" ? staging : installed) : step.on.installedBundle;
+      return new command.remote.Command(
+        `${name}-guard-${service}-${phase}`,
+        {
+          connection: onSelf ? connection(STEP_DIAL) : step.on.connection,
+          create: [`sudo -n bash ${dir}/node-scripts/${step.script}`, nodeName, ...step.args].join(" "),
+          triggers,
+        },
+        { ...child, dependsOn: [...after, ...(onSelf ? [] : [step.on.deployed])] },
+      );
+    };
 
     const ready = new command.remote.Command(
       `${name}-ready`,
@@ -92,11 +114,11 @@ export class NixosHost extends pulumi.ComponentResource {
       { ...child, dependsOn: [ready] },
     );
 
-    // One line per file: `<name> <owner> <group> <base64>`; the whole stdin is a secret.
+    // One line per file (install-secrets.sh); the whole stdin is a secret.
     const secretStdin = pulumi.secret(
       pulumi
         .all(args.secrets.map((s) => pulumi.output(s.value)))
-        .apply((values) => args.secrets.map((s, i) => `${s.name} ${s.owner} ${s.group} ${Buffer.from(values[i]!, "utf8").toString("base64")}\n`).join("")),
+        .apply((values) => args.secrets.map((s, i) => secretRecord(s, values[i]!)).join("")),
     );
     const secrets = new command.remote.Command(
       `${name}-secrets`,
@@ -111,6 +133,8 @@ export class NixosHost extends pulumi.ComponentResource {
       { ...child, dependsOn: [copy], additionalSecretOutputs: ["stdout", "stderr"] },
     );
 
+    // Guards wait for the lane too: a cordon or noout is set only when this node's turn has come.
+    const beforeGuards = guards.map((g) => guardCommand(g.before, "before", g.service, [copy, ...(args.activateAfter ?? [])]));
     const activate = new command.remote.Command(
       `${name}-activate`,
       {
@@ -118,7 +142,7 @@ export class NixosHost extends pulumi.ComponentResource {
         create: `sudo -n bash ${staging}/node-scripts/activate.sh ${nodeName} ${bundle.hash} ${staging} ${args.confirmTimeoutSeconds}`,
         triggers,
       },
-      { ...child, dependsOn: [copy, secrets, ...(args.activateAfter ?? [])] },
+      { ...child, dependsOn: [copy, secrets, ...beforeGuards, ...(args.activateAfter ?? [])] },
     );
 
     // A separate resource is a separate SSH connection: proof that the new system still lets us in.
@@ -127,14 +151,35 @@ export class NixosHost extends pulumi.ComponentResource {
       {
         connection: connection(STEP_DIAL),
         // The activate URN only feeds the retry hint printed if the node already reverted.
-        create: pulumi.interpolate`sudo -n bash ${installed}/node-scripts/confirm.sh ${nodeName} ${bundle.hash} '${activate.urn}'`,
+        create: pulumi.interpolate`sudo -n bash ${installed}/node-scripts/confirm.sh ${nodeName} ${bundle.hash} '${activate.urn}'${leftInPlaceHint(guards)}`,
         triggers,
       },
       { ...child, dependsOn: [activate] },
     );
 
+    // Each `after` returns only when its service is back to the health it had before the switch.
+    // They run one after another, so the last one stands for "deployed".
+    let deployed: pulumi.Resource = this.confirmed;
+    for (const g of guards) deployed = guardCommand(g.after, "after", g.service, [deployed]);
+    this.deployed = deployed;
+
     this.registerOutputs({ bundleHash: bundle.hash, confirmed: this.confirmed.stdout });
   }
 }
+
+/** `<name> <owner> <group> <base64> [<unit>,…]`: the units restart when the content changes. */
+function secretRecord(file: SecretFile, value: string): string {
+  const units = file.restartUnits?.length ? ` ${file.restartUnits.join(",")}` : "";
+  return `${file.name} ${file.owner} ${file.group} ${Buffer.from(value, "utf8").toString("base64")}${units}\n`;
+}
+
+/** On a failed confirm, say which guards stay in place (their `after` never runs) and how to undo them. */
+function leftInPlaceHint(guards: readonly RolloutGuard[]): string {
+  if (guards.length === 0) return "";
+  const what = guards.map((g) => `${g.service}: ${g.leftInPlace}`).join("; ");
+  return ` || { echo ${shellQuote(`borg: guards left in place after the failed confirm: ${what}`)} >&2; exit 1; }`;
+}
+
+const shellQuote = (text: string) => `'${text.replace(/'/g, `'\\''`)}'`;
 
 const digest = (text: string) => createHash("sha256").update(text).digest("hex");

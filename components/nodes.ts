@@ -8,6 +8,7 @@ import { buildBundle, HOST_KEY_SECRET, renderNodeJson, writeBundle } from "./bun
 import type { CollectiveSpec, NodeSpec } from "./config/validate.js";
 import { NixosHost, type SecretFile } from "./nixosHost.js";
 import { ProxmoxVm } from "./proxmoxVm.js";
+import type { CollectiveService, NodeHandle } from "./services/types.js";
 
 export interface CollectiveNodeArgs {
   readonly spec: CollectiveSpec;
@@ -19,6 +20,10 @@ export interface CollectiveNodeArgs {
   readonly proxmoxProvider?: proxmoxve.Provider;
   /** Rollout lane predecessor: this node's activation waits for it. */
   readonly after?: NixosHost;
+  /** The services whose secrets and switch guards this node gets. */
+  readonly services?: readonly CollectiveService[];
+  /** Nodes constructed before this one (guards may run on them, e.g. on the queen). */
+  readonly earlier?: ReadonlyMap<string, NodeHandle>;
 }
 
 export abstract class CollectiveNode extends pulumi.ComponentResource {
@@ -28,6 +33,8 @@ export abstract class CollectiveNode extends pulumi.ComponentResource {
   readonly hostKey: pulumi.Output<string> | undefined;
   readonly vm?: ProxmoxVm;
   readonly nixos: NixosHost;
+  /** What the service layer connects to and waits for. */
+  readonly handle: NodeHandle;
 
   protected constructor(type: string, name: string, args: CollectiveNodeArgs, opts?: pulumi.ComponentResourceOptions) {
     super(type, name, {}, opts);
@@ -68,12 +75,18 @@ export abstract class CollectiveNode extends pulumi.ComponentResource {
       machineId = `existing:${node.address}:${node.hostKey ?? "unpinned"}`;
     }
 
-    const nodeJson = renderNodeJson(spec, node, args.stack);
-    const secrets: SecretFile[] = nodeJson.secrets.files.map((file) => {
-      const value = secretValues.get(file.name);
-      if (value === undefined) throw new Error(`${node.configPath}: no value for secret file ${file.name}`);
-      return { ...file, value };
-    });
+    const services = args.services ?? [];
+    const serviceSecrets = services.flatMap((s) => s.secretFiles(node));
+    const guards = services.flatMap((s) => s.guards(node, args.earlier ?? new Map()));
+    const nodeJson = renderNodeJson(spec, node, args.stack, serviceSecrets);
+    const secrets: SecretFile[] = [
+      ...nodeJson.secrets.files.filter((file) => !serviceSecrets.some((s) => s.name === file.name)).map((file) => {
+        const value = secretValues.get(file.name);
+        if (value === undefined) throw new Error(`${node.configPath}: no value for secret file ${file.name}`);
+        return { ...file, value };
+      }),
+      ...serviceSecrets,
+    ];
     const bundle = buildBundle(nodeJson);
     const bundleDir = path.join(args.bundleRoot, args.stack, "nodes", node.name);
     writeBundle(bundle, bundleDir);
@@ -89,11 +102,20 @@ export abstract class CollectiveNode extends pulumi.ComponentResource {
         secrets,
         machineId,
         ...(this.vm ? { machine: [this.vm] } : {}),
-        ...(args.after ? { activateAfter: [args.after.confirmed] } : {}),
+        ...(args.after ? { activateAfter: [args.after.deployed] } : {}),
         confirmTimeoutSeconds: spec.rollout.confirmTimeoutSeconds,
+        guards,
       },
       child,
     );
+    this.handle = {
+      spec: node,
+      connection: this.nixos.connection,
+      deployed: this.nixos.deployed,
+      installedBundle: this.nixos.installedBundle,
+      bundleHash: bundle.hash,
+      machineId,
+    };
     this.registerOutputs({ address: this.address, hostKey: this.hostKey, bundleHash: bundle.hash });
   }
 }

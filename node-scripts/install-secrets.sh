@@ -2,8 +2,11 @@
 # install-secrets.sh <node> — run as root
 # (`sudo -n bash <staging>/node-scripts/install-secrets.sh <node>`), the secret
 # records on stdin, one per line:
-#   <name> <owner> <group> <base64 content>
-# name: [A-Za-z0-9._-]+ (not . or ..); owner/group: user/group names.
+#   <name> <owner> <group> <base64 content> [<unit>,<unit>…]
+# name: [A-Za-z0-9._-]+ (not . or ..); owner/group: user/group names; the
+# optional units are try-restarted once everything is installed, when that
+# file's content changed (a rotated secret reaches its daemon without a
+# redeploy; on a first deploy the units do not exist yet and nothing happens).
 # Every record is validated before anything is written; a malformed record is
 # reported by its line number only and nothing changes. Then each secret is
 # written atomically into $BORG_SECRETS_DIR (root-owned, 0711): temp file in the
@@ -38,21 +41,26 @@ main() {
   require_root install-secrets.sh
 
   # --- read and validate everything first -----------------------------------
-  local -a names=() owners=() groups=() contents=()
+  local -a names=() owners=() groups=() contents=() units=()
   local -A seen=()
-  local line n=0 name owner group b64
+  local line n=0 name owner group b64 unit_list
   local re_name='^[A-Za-z0-9._-]+$' re_id='^[A-Za-z0-9_][A-Za-z0-9._-]*[$]?$'
   local re_b64='^[A-Za-z0-9+/]*={0,2}$'
+  local re_units='^[A-Za-z0-9@_.:-]+(,[A-Za-z0-9@_.:-]+)*$'
   while IFS= read -r line || [[ -n "$line" ]]; do
     n=$((n + 1))
     [[ -z "$line" ]] && continue
-    if [[ ! "$line" =~ ^([^ ]+)\ ([^ ]+)\ ([^ ]+)\ ([^ ]*)$ ]]; then
-      die "secret record on line $n is malformed (expected '<name> <owner> <group> <base64>')"
+    if [[ ! "$line" =~ ^([^ ]+)\ ([^ ]+)\ ([^ ]+)\ ([^ ]*)(\ ([^ ]+))?$ ]]; then
+      die "secret record on line $n is malformed (expected '<name> <owner> <group> <base64> [<units>]')"
     fi
     name="${BASH_REMATCH[1]}"
     owner="${BASH_REMATCH[2]}"
     group="${BASH_REMATCH[3]}"
     b64="${BASH_REMATCH[4]}"
+    unit_list="${BASH_REMATCH[6]}"
+    if [[ -n "$unit_list" && ! "$unit_list" =~ $re_units ]]; then
+      die "secret record on line $n has an invalid unit list"
+    fi
     if [[ ! "$name" =~ $re_name || "$name" == . || "$name" == .. ]]; then
       die "secret record on line $n has an invalid name"
     fi
@@ -68,6 +76,7 @@ main() {
     owners+=("$owner")
     groups+=("$group")
     contents+=("$b64")
+    units+=("$unit_list")
   done
 
   # --- the directory ---------------------------------------------------------
@@ -89,6 +98,7 @@ main() {
   # --- install ---------------------------------------------------------------
   umask 077
   local i tmp target
+  local -a restart=()
   for i in "${!names[@]}"; do
     target="$dir/${names[$i]}"
     tmp="$(mktemp "$dir/.borg-tmp.XXXXXXXX")"
@@ -102,6 +112,11 @@ main() {
       chown -- "${owners[$i]}:${groups[$i]}" "$tmp"
     else
       chown root:root -- "$tmp"
+    fi
+    if [[ -n "${units[$i]}" ]] && ! cmp -s -- "$tmp" "$target"; then
+      local -a unit_names=()
+      IFS=, read -r -a unit_names <<<"${units[$i]}"
+      restart+=("${unit_names[@]}")
     fi
     if ! mv -f -T -- "$tmp" "$target"; then
       rm -f -- "$tmp"
@@ -118,6 +133,13 @@ main() {
     removed=$((removed + 1))
   done
   shopt -u nullglob dotglob
+
+  # try-restart: a unit that is not running (or does not exist yet) stays as it is.
+  if [[ ${#restart[@]} -gt 0 ]]; then
+    mapfile -t restart < <(printf '%s\n' "${restart[@]}" | sort -u)
+    systemctl try-restart -- "${restart[@]}" || die "secrets installed, but restarting ${restart[*]} failed"
+    log "restarted for changed secrets: ${restart[*]}"
+  fi
 
   say "${#names[@]} secrets installed, $removed removed"
 }

@@ -550,6 +550,28 @@ describe("install-secrets", () => {
     expect(fs.readFileSync(path.join(fx.secrets, "stale-token"), "utf8")).toBe("old");
   });
 
+  it("restarts a secret's units only when its content changed (rotation), once each", () => {
+    const restarts = () => calls().filter((l) => l.startsWith("systemctl try-restart"));
+    const first = installSecrets(`k3s-token root root ${b64("one")} k3s.service\nceph.keyring root root ${b64("k")} ceph-mon-queen.service,k3s.service\n`);
+    expect(first.code, first.err).toBe(0);
+    expect(restarts()).toEqual(["systemctl try-restart -- ceph-mon-queen.service k3s.service"]);
+    const same = installSecrets(`k3s-token root root ${b64("one")} k3s.service\nceph.keyring root root ${b64("k")} ceph-mon-queen.service,k3s.service\n`);
+    expect(same.code, same.err).toBe(0);
+    expect(restarts()).toHaveLength(1); // unchanged content: nothing restarts
+    const rotated = installSecrets(`k3s-token root root ${b64("two")} k3s.service\nceph.keyring root root ${b64("k")} ceph-mon-queen.service,k3s.service\n`);
+    expect(rotated.code, rotated.err).toBe(0);
+    expect(restarts()).toEqual(["systemctl try-restart -- ceph-mon-queen.service k3s.service", "systemctl try-restart -- k3s.service"]);
+    expect(rotated.err).not.toContain("two");
+  });
+
+  it("rejects a unit list that is not plain unit names, changing nothing", () => {
+    const before = files();
+    const r = installSecrets(`k3s-token root root ${b64("x")} k3s.service;reboot\n`);
+    expect(r.code).not.toBe(0);
+    expect(r.err).toMatch(/secret record on line 1 has an invalid unit list/);
+    expect(files()).toEqual(before);
+  });
+
   it("never enables xtrace", () => {
     const src = fs.readFileSync(path.join(SCRIPTS, "install-secrets.sh"), "utf8");
     expect(src).not.toMatch(/set\s+-[a-z]*x|set\s+-o\s+xtrace/);
