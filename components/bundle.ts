@@ -1,4 +1,4 @@
-// The node bundle: the static NixOS modules in nix/, the node-scripts/ run on the node, and one
+// The node bundle: what a node builds from in nix/, the node-scripts/ run on the node, and one
 // generated node.json (never a secret). Its MANIFEST hash is the trigger of every deploy step.
 import { createHash } from "node:crypto";
 import * as fs from "node:fs";
@@ -13,6 +13,11 @@ import { firewallRules, type FirewallRule } from "./services/ports.js";
 export { HOST_KEY_SECRET, SECRETS_DIR, STATE_DIR } from "./bundle-paths.js";
 
 export const PROJECT_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+/**
+ * system.stateVersion of every node: the state format of a machine's first install (the template's and
+ * SD image's first boot, which use the same value), not the nixpkgs release. A nixpkgs bump never changes
+ * it; changing it for machines already installed would switch stateful defaults under existing data.
+ */
 export const NIXOS_STATE_VERSION = "24.11";
 
 export interface SecretFileRef {
@@ -92,31 +97,35 @@ export interface NodeBundle {
   readonly hash: string;
 }
 
-let staticFiles: ReadonlyMap<string, string> | undefined;
+/**
+ * What a node builds from, relative to nix/ (which becomes the bundle root): system.nix builds
+ * configuration.nix (+ lib/, modules/) against the nixpkgs pinned in pin.json. The flake and images/
+ * build the template and the SD image elsewhere; shipping them would redeploy every node on an edit.
+ */
+export const NODE_NIX_PATHS = ["configuration.nix", "system.nix", "pin.json", "lib", "modules"] as const;
 
-/** nix/ at the bundle root, node-scripts/ beside it; read once per process. */
-function readStaticFiles(): ReadonlyMap<string, string> {
-  if (staticFiles) return staticFiles;
+/** NODE_NIX_PATHS of `root`/nix at the bundle root, `root`/node-scripts/ beside it. */
+export function readStaticFiles(root: string): Map<string, string> {
   const files = new Map<string, string>();
-  const walk = (dir: string, prefix: string) => {
-    for (const entry of fs.readdirSync(dir, { withFileTypes: true }).sort((a, b) => a.name.localeCompare(b.name))) {
-      const full = path.join(dir, entry.name);
-      const rel = prefix ? `${prefix}/${entry.name}` : entry.name;
-      if (entry.isDirectory()) walk(full, rel);
-      else if (entry.isFile() && entry.name !== "flake.lock" && entry.name !== "node.json") files.set(rel, fs.readFileSync(full, "utf8"));
-    }
+  const add = (full: string, rel: string) => {
+    if (fs.statSync(full).isDirectory()) {
+      for (const name of fs.readdirSync(full).sort()) add(path.join(full, name), `${rel}/${name}`);
+    } else files.set(rel, fs.readFileSync(full, "utf8"));
   };
-  walk(path.join(PROJECT_ROOT, "nix"), "");
-  walk(path.join(PROJECT_ROOT, "node-scripts"), "node-scripts");
-  staticFiles = files;
+  for (const rel of NODE_NIX_PATHS) add(path.join(root, "nix", rel), rel);
+  add(path.join(root, "node-scripts"), "node-scripts");
   return files;
 }
+
+let projectFiles: ReadonlyMap<string, string> | undefined;
+/** This repository's static bundle files, read once per process. */
+const projectStaticFiles = () => (projectFiles ??= readStaticFiles(PROJECT_ROOT));
 
 const sha256 = (text: string) => createHash("sha256").update(text, "utf8").digest("hex");
 
 /** Assembles a node's bundle; identical inputs give a byte-identical bundle and hash. */
-export function buildBundle(nodeJson: NodeJson): NodeBundle {
-  const files = new Map(readStaticFiles());
+export function buildBundle(nodeJson: NodeJson, staticFiles: ReadonlyMap<string, string> = projectStaticFiles()): NodeBundle {
+  const files = new Map(staticFiles);
   files.set("node.json", `${JSON.stringify(nodeJson, null, 2)}\n`);
   const paths = [...files.keys()].sort();
   // sha256sum format, so the node checks it with `sha256sum -c MANIFEST`.

@@ -1,5 +1,5 @@
-# Entry point of a node bundle, built on the node with
-#   nix-build '<nixpkgs/nixos>' -A system -I nixos-config=<bundle>/configuration.nix
+# The NixOS configuration of a node bundle; system.nix builds it on the node
+# against the pinned nixpkgs (nix-build <bundle>/system.nix -A system).
 # Everything node-specific comes from ./node.json (never a secret); the
 # modules hold the logic, ./lib/node-options.nix the one JSON -> option mapping.
 { lib, ... }:
@@ -33,7 +33,11 @@ in
 
   borg = import ./lib/node-options.nix node;
 
-  system.stateVersion = node.stateVersion;
+  # The state format of the machine's first install (the template's first boot),
+  # not the release it runs: the same for every node and never changed by a
+  # nixpkgs bump. An existing host installed with another value sets its own in
+  # /etc/nixos/borg-local.nix.
+  system.stateVersion = lib.mkDefault node.stateVersion;
 
   assertions = lib.optional generic {
     assertion = builtins.pathExists hardwareFile;

@@ -1,12 +1,13 @@
 # Images and reusable modules of borg-collective. The nodes themselves are built
-# channel-style from the bundle (configuration.nix + node.json); this flake pins
-# the nixpkgs the images (and so the nodes' `<nixpkgs>`) come from.
-# No flake.lock is committed: run `nix flake lock` on the first build.
+# from their bundle by system.nix, which fetches the nixpkgs revision in
+# pin.json; this flake builds the Proxmox template and the Pi SD image from the
+# same revision, locked in the committed flake.lock (a test keeps the two equal).
+# Bumping nixpkgs: see "nixpkgs pin" in the README.
 {
   description = "borg-collective: NixOS modules, Proxmox template and edge Pi SD image";
 
-  # 24.11 everywhere: node.json's stateVersion and the VMA output name follow it.
-  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-24.11";
+  # Must name the branch of pin.json's release (nixos-<release>).
+  inputs.nixpkgs.url = "github:NixOS/nixpkgs/nixos-26.05";
 
   outputs = { self, nixpkgs }:
     let

@@ -1,12 +1,15 @@
-// Checks of the nix/ directory that need no nixpkgs (<nixpkgs> is not available
-// here): every file parses, the node.json -> borg.* mapping evaluates, and the
-// values it produces fit the option declarations of the modules themselves.
+// Checks of the nix/ directory that need no nixpkgs (no network here, so the
+// pinned nixpkgs is never fetched): every file parses, the node.json -> borg.*
+// mapping evaluates, the values it produces fit the option declarations of the
+// modules themselves, a node bundle holds exactly what a node builds from, and
+// every build (nodes, template, SD image) uses the one pinned nixpkgs.
 import { describe, it, expect, beforeAll, afterAll } from "vitest";
 import { execFileSync } from "node:child_process";
-import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
+import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { buildBundle, NIXOS_STATE_VERSION, readStaticFiles, writeBundle, type NodeJson } from "../components/bundle.js";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const nixDir = join(root, "nix");
@@ -46,6 +49,8 @@ function evalError(expr: string): string {
 }
 
 const nixStr = (s: string) => JSON.stringify(s); // a JSON string is a valid Nix string literal here (no ${)
+// The two lib functions configuration.nix itself uses.
+const stubLib = "{ optional = c: x: if c then [ x ] else [ ]; mkDefault = v: v; }";
 
 const sampleNode = {
   schemaVersion: 1,
@@ -154,7 +159,7 @@ let
   pkgs = {
     getent = "/nix/store/00000000000000000000000000000000-getent";
     path = /nonexistent/nixpkgs; # outside the store: the nixpkgs pin stays off
-    linuxKernel.packages.linux_rpi4 = "linux_rpi4";
+    linuxPackages = "linuxPackages";
   };
 
   node = b.fromJSON (b.readFile nodeFile);
@@ -197,6 +202,7 @@ in
     qemuGuest = cfg.services.qemuGuest.enable or false;
     cloudInit = cfg.services.cloud-init.enable or null;
     extlinux = cfg.boot.loader.generic-extlinux-compatible.enable or false;
+    kernel = cfg.boot.kernelPackages or null;
     role = cfg.environment.etc."borg/role".text;
   };
 }
@@ -224,6 +230,7 @@ interface HarnessOut {
     qemuGuest: boolean;
     cloudInit: boolean | null;
     extlinux: boolean;
+    kernel: string | null;
     role: string;
   };
 }
@@ -253,6 +260,7 @@ describe("nix/ parses", () => {
     expect(files.length).toBeGreaterThan(0);
     for (const f of [
       "configuration.nix",
+      "system.nix",
       "modules/base.nix",
       "modules/firewall.nix",
       "modules/proxmox-guest.nix",
@@ -359,19 +367,18 @@ describe("node.json -> borg.* mapping (nix/lib/node-options.nix)", () => {
     expect(v.peers).toEqual([]);
   });
 
-  it("configuration.nix wires a bundle (nix/ + node.json) to the mapping and the modules", () => {
-    // The bundle layout the program ships: nix/ copied verbatim, node.json next to configuration.nix.
+  it("configuration.nix wires a bundle (as the program writes it) to the mapping and the modules", () => {
     const bundle = join(tmp, "bundle");
-    cpSync(nixDir, bundle, { recursive: true });
-    writeFileSync(join(bundle, "node.json"), JSON.stringify(sampleNode));
+    writeBundle(buildBundle(sampleNode as unknown as NodeJson), bundle);
     const top = evalJson(`
-      let m = import ${nixStr(join(bundle, "configuration.nix"))} { lib = { optional = c: x: if c then [ x ] else [ ]; }; };
+      let m = import ${nixStr(join(bundle, "configuration.nix"))} { lib = ${stubLib}; };
       in {
         imports = map builtins.baseNameOf m.imports;
         inherit (m) borg assertions;
         stateVersion = m.system.stateVersion;
       }`) as { imports: string[]; borg: Record<string, any>; assertions: unknown[]; stateVersion: string };
     expect(top.imports).toEqual(["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix"]);
+    // node.json as buildBundle renders it maps exactly as the raw sample does.
     expect(top.borg).toEqual(evalMapping(nodeFile("drone-cfg", sampleNode)));
     expect(top.stateVersion).toBe("24.11");
     expect(top.assertions).toEqual([]);
@@ -437,6 +444,8 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
     expect(r.out.hostKeys).toEqual({}); // mkIf false: option left to its NixOS default
     expect(r.out.qemuGuest).toBe(false);
     expect(r.out.extlinux).toBe(true);
+    // Mainline, cached by Hydra: 26.05 deprecates linux_rpi4 and no longer caches it.
+    expect(r.out.kernel).toBe("linuxPackages");
   });
 
   it("negative control: bad values are reported (regex, enum, port, secret file name)", () => {
@@ -454,5 +463,223 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
     expect(joined).toMatch(/type: borg\.firewall\.rules\.from/);
     expect(joined).toMatch(/type: borg\.firewall\.rules\.protocol/);
     expect(joined).toMatch(/type: borg\.secrets\.files\.name/);
+  });
+});
+
+// --- the nixpkgs pin -------------------------------------------------------------------------
+
+interface Pin {
+  release: string;
+  rev: string;
+  narHash: string;
+}
+
+/**
+ * Why the pin, the flake lock and the flake disagree, one line each: nodes build from pin.json,
+ * the template and the SD image from flake.nix + flake.lock, and all must be the same nixpkgs.
+ */
+function pinProblems(pin: Pin, lock: any, flakeText: string): string[] {
+  const problems: string[] = [];
+  if (!/^\d\d\.(05|11)$/.test(pin.release)) problems.push(`pin.json release ${JSON.stringify(pin.release)} is not a NixOS release (YY.05 or YY.11)`);
+  if (!/^[0-9a-f]{40}$/.test(pin.rev)) problems.push(`pin.json rev ${JSON.stringify(pin.rev)} is not a full commit id`);
+  // SRI sha256: what flake locks record and what fetchTarball's sha256 accepts.
+  if (!/^sha256-[A-Za-z0-9+/]{43}=$/.test(pin.narHash)) problems.push(`pin.json narHash ${JSON.stringify(pin.narHash)} is not an SRI sha256`);
+  const branch = `nixos-${pin.release}`;
+  const nodeName = lock?.nodes?.[lock?.root]?.inputs?.nixpkgs;
+  const node = typeof nodeName === "string" ? lock.nodes[nodeName] : undefined;
+  if (!node) problems.push("flake.lock has no nixpkgs input");
+  else {
+    const { locked = {}, original = {} } = node;
+    if (locked.type !== "github" || locked.owner !== "NixOS" || locked.repo !== "nixpkgs") problems.push("flake.lock nixpkgs is not github:NixOS/nixpkgs");
+    if (locked.rev !== pin.rev) problems.push(`flake.lock nixpkgs rev ${locked.rev} differs from pin.json ${pin.rev}`);
+    if (locked.narHash !== pin.narHash) problems.push(`flake.lock nixpkgs narHash ${locked.narHash} differs from pin.json ${pin.narHash}`);
+    if (original.ref !== branch) problems.push(`flake.lock nixpkgs follows ${original.ref}, pin.json is on ${branch}`);
+  }
+  const urls = [...flakeText.matchAll(/inputs\.nixpkgs\.url\s*=\s*"([^"]*)"/g)].map((m) => m[1]);
+  if (urls.length !== 1 || urls[0] !== `github:NixOS/nixpkgs/${branch}`) {
+    problems.push(`flake.nix nixpkgs input ${JSON.stringify(urls)} is not github:NixOS/nixpkgs/${branch}`);
+  }
+  return problems;
+}
+
+describe("nixpkgs pin (nix/pin.json = nix/flake.lock = what nodes build)", () => {
+  const pin = JSON.parse(readFileSync(join(nixDir, "pin.json"), "utf8")) as Pin;
+  const lock = JSON.parse(readFileSync(join(nixDir, "flake.lock"), "utf8"));
+  const flakeText = readFileSync(join(nixDir, "flake.nix"), "utf8");
+  const githubUrl = (rev: string) => `https://github.com/NixOS/nixpkgs/archive/${rev}.tar.gz`;
+
+  it("pin.json, flake.lock and flake.nix name one nixpkgs revision of one release", () => {
+    expect(pinProblems(pin, lock, flakeText)).toEqual([]);
+    expect(Object.keys(pin).sort()).toEqual(["narHash", "release", "rev"]);
+  });
+
+  it("negative controls: each disagreement is reported", () => {
+    const other = { ...pin, rev: "0".repeat(40) };
+    expect(pinProblems(other, lock, flakeText).join("\n")).toMatch(/flake\.lock nixpkgs rev .* differs from pin\.json/);
+    expect(pinProblems({ ...pin, narHash: `sha256-${"A".repeat(43)}=` }, lock, flakeText).join("\n")).toMatch(/narHash .* differs/);
+    expect(pinProblems({ ...pin, narHash: "0dcslr2lwfaclfl4pmbwb3yw27bnvwlqiif394d3d66vyd163dvy" }, lock, flakeText).join("\n")).toMatch(/not an SRI sha256/);
+    expect(pinProblems({ ...pin, rev: "nixos-26.05" }, lock, flakeText).join("\n")).toMatch(/not a full commit id/);
+    expect(pinProblems({ ...pin, release: "unstable" }, lock, flakeText).join("\n")).toMatch(/not a NixOS release/);
+    const moved = structuredClone(lock);
+    moved.nodes.nixpkgs.original.ref = "nixos-unstable";
+    expect(pinProblems(pin, moved, flakeText).join("\n")).toMatch(/follows nixos-unstable/);
+    const fork = structuredClone(lock);
+    fork.nodes.nixpkgs.locked.owner = "someone";
+    expect(pinProblems(pin, fork, flakeText).join("\n")).toMatch(/not github:NixOS\/nixpkgs/);
+    expect(pinProblems(pin, lock, flakeText.replace(/nixos-\d\d\.\d\d/, "nixos-24.11")).join("\n")).toMatch(/flake\.nix nixpkgs input/);
+  });
+
+  it("system.nix fetches exactly the pinned tarball and builds the bundle's configuration.nix with it", () => {
+    const bundle = join(tmp, "pin-bundle");
+    writeBundle(buildBundle(sampleNode as unknown as NodeJson), bundle);
+    // A stand-in nixpkgs: its nixos/default.nix reports what it was asked to build.
+    const fake = join(tmp, "fake-nixpkgs");
+    mkdirSync(join(fake, "nixos"), { recursive: true });
+    writeFileSync(
+      join(fake, "nixos", "default.nix"),
+      `{ configuration }: let m = import configuration { lib = ${stubLib}; }; in {
+        system = { configuration = toString configuration; imports = map builtins.baseNameOf m.imports; stateVersion = m.system.stateVersion; };
+      }\n`,
+    );
+    const expected = { url: githubUrl(pin.rev), sha256: pin.narHash };
+    const built = (systemNix: string) =>
+      evalJson(`
+        let
+          fetchTarball = args:
+            if args == builtins.fromJSON ${nixStr(JSON.stringify(expected))} then ${nixStr(fake)}
+            else throw "unexpected fetchTarball \${builtins.toJSON args}";
+        in (scopedImport { inherit fetchTarball; builtins = builtins // { inherit fetchTarball; }; } ${nixStr(systemNix)}).system`);
+    expect(built(join(bundle, "system.nix"))).toEqual({
+      configuration: join(bundle, "configuration.nix"),
+      imports: ["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix"],
+      stateVersion: NIXOS_STATE_VERSION,
+    });
+    // Negative control: a system.nix that fetched anything else (here: a branch, not the pinned rev) fails.
+    const drifting = join(bundle, "system-branch.nix");
+    writeFileSync(drifting, readFileSync(join(bundle, "system.nix"), "utf8").replace("${pin.rev}", "nixos-${pin.release}"));
+    expect(() => built(drifting)).toThrow(/unexpected fetchTarball/);
+  });
+
+  it("fetchTarball verifies the pin's narHash (SRI, as in flake.lock) against the unpacked tree", () => {
+    // A local tarball shaped like GitHub's archive (one top-level directory), fetched into a
+    // throw-away store: works unprivileged, touches neither /nix nor the network.
+    const dir = mkdtempSync(join(tmpdir(), "borg-nix-fetch-"));
+    try {
+      const rev = "1".repeat(40);
+      const tree = join(dir, "src", `nixpkgs-${rev}`);
+      mkdirSync(join(tree, "nixos"), { recursive: true });
+      writeFileSync(join(tree, "nixos", "default.nix"), `{ configuration }: { system = "fetched:\${toString configuration}"; }\n`);
+      execFileSync("tar", ["-C", join(dir, "src"), "-czf", join(dir, `${rev}.tar.gz`), `nixpkgs-${rev}`]);
+      const narHash = execFileSync("nix", ["--extra-experimental-features", "nix-command", ...nixOpts, "hash", "path", "--type", "sha256", tree], {
+        encoding: "utf8",
+      }).trim();
+      expect(narHash).toMatch(/^sha256-[A-Za-z0-9+/]{43}=$/);
+      const fetchWith = (hash: string) => {
+        const bundle = join(dir, `bundle-${hash.slice(7, 12).replace(/[+/]/g, "_")}`);
+        writeBundle(buildBundle(sampleNode as unknown as NodeJson), bundle);
+        writeFileSync(join(bundle, "pin.json"), JSON.stringify({ release: pin.release, rev, narHash: hash }));
+        // Only the URL is redirected to the local file; the hash check is Nix's own.
+        const expr = `
+          let
+            fetchTarball = args:
+              if args.url == ${nixStr(githubUrl(rev))}
+              then builtins.fetchTarball (args // { url = ${nixStr(`file://${dir}/${rev}.tar.gz`)}; })
+              else throw "unexpected url \${args.url}";
+          in (scopedImport { inherit fetchTarball; builtins = builtins // { inherit fetchTarball; }; } ${nixStr(join(bundle, "system.nix"))}).system`;
+        return execFileSync("nix-instantiate", [...nixOpts, "--store", `local?root=${join(dir, "store")}`, "--eval", "--json", "-E", expr], {
+          stdio: "pipe",
+          encoding: "utf8",
+          env: { ...process.env, HOME: dir, XDG_CACHE_HOME: join(dir, "cache") },
+        });
+      };
+      expect(JSON.parse(fetchWith(narHash))).toMatch(/^fetched:.*\/configuration\.nix$/);
+      // Negative control: one changed character of the hash and the tarball is rejected.
+      const wrong = narHash.startsWith("sha256-A") ? narHash.replace("sha256-A", "sha256-B") : narHash.replace(/^sha256-./, "sha256-A");
+      expect(() => fetchWith(wrong)).toThrow(/hash mismatch/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("nothing a node builds looks up <…> paths (NIX_PATH and channels play no part)", () => {
+    const files = [...readStaticFiles(root).keys()].filter((f) => f.endsWith(".nix"));
+    expect(files).toContain("system.nix");
+    const lookups = files.filter((f) => /__findFile|__nixPath/.test(execFileSync("nix-instantiate", [...nixOpts, "--parse", join(nixDir, f)], { encoding: "utf8" })));
+    expect(lookups).toEqual([]);
+    // Negative control: a lookup path is visible in the parsed form.
+    const bad = join(tmp, "lookup.nix");
+    writeFileSync(bad, "import <nixpkgs/nixos> { }\n");
+    expect(execFileSync("nix-instantiate", [...nixOpts, "--parse", bad], { encoding: "utf8" })).toMatch(/__findFile/);
+  });
+
+  it("the template and the SD image install with the stateVersion every node keeps", () => {
+    for (const image of ["images/proxmox-template.nix", "images/edge-pi-sd.nix"]) {
+      const values = [...readFileSync(join(nixDir, image), "utf8").matchAll(/system\.stateVersion\s*=\s*"([^"]*)"/g)].map((m) => m[1]);
+      expect({ image, values }).toEqual({ image, values: [NIXOS_STATE_VERSION] });
+    }
+  });
+});
+
+// --- what a node bundle carries ------------------------------------------------------------
+
+describe("node bundle: exactly what a node builds from", () => {
+  const node = sampleNode as unknown as NodeJson;
+
+  it("ships configuration.nix, system.nix, pin.json, lib/, modules/, node-scripts/ and node.json; no flake, no images", () => {
+    const files = [...buildBundle(node).files.keys()].sort();
+    expect(files.filter((f) => !/^(lib|modules|node-scripts)\//.test(f))).toEqual(["MANIFEST", "configuration.nix", "node.json", "pin.json", "system.nix"]);
+    expect(files).toContain("modules/base.nix");
+    expect(files).toContain("lib/node-options.nix");
+    expect(files).toContain("node-scripts/activate.sh");
+    // Every .nix a node evaluates is in the bundle: the program's bundle builds the same
+    // configuration as the source tree (checked above through system.nix).
+    const shipped = new Set(files);
+    for (const f of listNixFiles(nixDir).map((p) => relative(nixDir, p))) {
+      if (f.startsWith("images/") || f === "flake.nix") expect(shipped.has(f)).toBe(false);
+      else expect({ f, shipped: shipped.has(f) }).toEqual({ f, shipped: true });
+    }
+  });
+
+  it("editing an image or the flake leaves every bundle hash alone; modules, lib, the pin and scripts change it", () => {
+    const dir = mkdtempSync(join(tmpdir(), "borg-bundle-hash-"));
+    try {
+      const copyRoot = (name: string) => {
+        const r = join(dir, name);
+        cpSync(nixDir, join(r, "nix"), { recursive: true });
+        cpSync(join(root, "node-scripts"), join(r, "node-scripts"), { recursive: true });
+        return r;
+      };
+      const hashOf = (r: string) => buildBundle(node, readStaticFiles(r)).hash;
+      const base = hashOf(copyRoot("base"));
+      expect(hashOf(root)).toBe(base); // the copy is faithful
+      const variant = (name: string, edit: (nix: string, r: string) => void) => {
+        const r = copyRoot(name);
+        edit(join(r, "nix"), r);
+        return hashOf(r);
+      };
+      const untouched = {
+        image: variant("image", (n) => appendFileSync(join(n, "images", "edge-pi-sd.nix"), "# new SD image tweak\n")),
+        operatorKeys: variant("keys", (n) => writeFileSync(join(n, "images", "operator-keys.nix"), '[ "ssh-ed25519 AAAA op" ]\n')),
+        flake: variant("flake", (n) => appendFileSync(join(n, "flake.nix"), "# flake tweak\n")),
+        flakeLock: variant("lock", (n) => appendFileSync(join(n, "flake.lock"), "\n")),
+        strayTopLevel: variant("stray", (n) => writeFileSync(join(n, "notes.md"), "scratch\n")),
+      };
+      expect(untouched).toEqual(Object.fromEntries(Object.keys(untouched).map((k) => [k, base])));
+      const changed = {
+        module: variant("module", (n) => appendFileSync(join(n, "modules", "base.nix"), "# changed\n")),
+        serviceModule: variant("service", (n) => {
+          mkdirSync(join(n, "modules", "services"));
+          writeFileSync(join(n, "modules", "services", "nats.nix"), "{ ... }: { }\n");
+        }),
+        lib: variant("lib", (n) => appendFileSync(join(n, "lib", "node-options.nix"), "# changed\n")),
+        pin: variant("pin", (n) => writeFileSync(join(n, "pin.json"), readFileSync(join(n, "pin.json"), "utf8").replace(/"rev": "[0-9a-f]/, '"rev": "f'))),
+        systemNix: variant("system", (n) => appendFileSync(join(n, "system.nix"), "# changed\n")),
+        configuration: variant("configuration", (n) => appendFileSync(join(n, "configuration.nix"), "# changed\n")),
+        script: variant("script", (_n, r) => appendFileSync(join(r, "node-scripts", "confirm.sh"), "# changed\n")),
+      };
+      for (const [what, hash] of Object.entries(changed)) expect({ what, differs: hash !== base }).toEqual({ what, differs: true });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -58,6 +58,7 @@ function makeSystem(store: string, name: string): string {
 /** Write a bundle into dir (files + real scripts + MANIFEST); returns its hash. */
 function writeBundle(dir: string, extra: Record<string, string> = {}): string {
   const files: Record<string, string | Buffer> = {
+    "system.nix": "import ./configuration.nix\n",
     "configuration.nix": "{ ... }: { imports = [ ./modules/base.nix ]; }\n",
     "node.json": JSON.stringify({ name: NODE, role: "drone" }) + "\n",
     "modules/base.nix": "{ ... }: { }\n",
@@ -119,8 +120,6 @@ beforeEach(() => {
       PATH: `${STAND_INS}:${process.env.PATH ?? "/usr/bin:/bin"}`,
       HOME: home,
       LANG: "C",
-      // Keeps activate.sh from sourcing a real /etc/set-environment (NixOS CI).
-      NIX_PATH: "nixpkgs=/nonexistent",
       BORG_STATE_DIR: state,
       BORG_SECRETS_DIR: path.join(state, "secrets"),
       BORG_CURRENT_SYSTEM: current,
@@ -225,7 +224,7 @@ describe("activate → confirm (success path)", () => {
     expect(act.out).toContain(`borg: ${NODE}: activated ${fx.newSys}; confirm within 120s or it reverts`);
     expect(currentSystem()).toBe(fx.newSys);
     expect(buildCalls()).toEqual([
-      `nix-build <nixpkgs/nixos> -A system -I nixos-config=${fx.state}/bundles/${fx.hash}/configuration.nix --no-out-link`,
+      `nix-build ${fx.state}/bundles/${fx.hash}/system.nix -A system --no-out-link`,
     ]);
     expect(readKv("pending")).toMatchObject({ node: NODE, hash: fx.hash, old: fx.oldSys, new: fx.newSys, unit: "borg-revert" });
     const arm = callIndex("systemd-run ");
@@ -401,6 +400,19 @@ describe("activate refuses before touching the system", () => {
     expect(switchCalls()).toEqual([]);
     expect(fs.existsSync(path.join(fx.state, "bundles", fx.hash))).toBe(false);
     expect(fs.readdirSync(path.join(fx.state, "bundles"))).toEqual([]);
+  });
+
+  it("a bundle without system.nix (the pinned build entry) is refused, nothing built", () => {
+    stage();
+    fs.rmSync(path.join(fx.staging, "system.nix"));
+    const manifestFile = path.join(fx.staging, "MANIFEST");
+    const manifest = fs.readFileSync(manifestFile, "utf8").split("\n").filter((l) => !l.endsWith("  system.nix")).join("\n");
+    fs.writeFileSync(manifestFile, manifest);
+    const act = activate({}, "120", sha256(manifest));
+    expect(act.code).not.toBe(0);
+    expect(act.err).toContain(`borg: ${NODE}: bundle lacks system.nix`);
+    expect(buildCalls()).toEqual([]);
+    expect(switchCalls()).toEqual([]);
   });
 
   it("an unlisted file, a wrong hash or a group-writable staging dir is refused", () => {

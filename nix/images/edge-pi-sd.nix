@@ -2,7 +2,7 @@
 # SSH, firewall) on the Pi hardware module, DHCP until the first borg deploy
 # gives it its static address.
 #
-#   nix build ./nix#edge-pi-sd-image   (needs an aarch64 builder or binfmt emulation)
+#   nix build ./nix#packages.aarch64-linux.edge-pi-sd-image   (an aarch64 builder or binfmt emulation)
 #   zstdcat result/sd-image/*.img.zst | sudo dd of=/dev/sdX bs=4M conv=fsync
 #
 # Operator keys: create nix/images/operator-keys.nix holding a list of public keys,
@@ -43,9 +43,11 @@ in
     })
   ];
 
-  # Flake-built: <nixpkgs> is nixpkgs=flake:nixpkgs until the first deploy
-  # pins a store path (see modules/base.nix), and `flake:` needs this feature.
+  # Deploys never look up <nixpkgs> (system.nix fetches the pinned revision); an
+  # operator's nix-shell before the first deploy resolves nixpkgs=flake:nixpkgs,
+  # which needs this feature.
   nix.settings.experimental-features = [ "nix-command" "flakes" ];
 
+  # Must equal NIXOS_STATE_VERSION (components/bundle.ts); a test checks it.
   system.stateVersion = "24.11";
 }

@@ -1,5 +1,5 @@
 # The Proxmox VM template every queen/drone is cloned from.
-#   nix build ./nix#proxmox-template            (flake; 24.11: config.system.build.VMA)
+#   nix build ./nix#proxmox-template            (config.system.build.VMA, nixpkgs from flake.lock)
 #   then on the PVE host: qmrestore vzdump-qemu-*.vma.zst <templateVmId> --unique true && qm template <templateVmId>
 #
 # Cloud-init stays ENABLED here: on the first boot of a clone Proxmox hands it
@@ -51,12 +51,14 @@
     };
   };
 
-  # nixpkgs.flake.setNixPath keeps its default (on for flake builds): NIX_PATH
-  # gets nixpkgs=flake:nixpkgs, resolved through the system registry to the
-  # nixpkgs this image was built from. Resolving a `flake:` entry needs the
-  # flakes feature; after the first deploy base.nix pins a plain store path.
+  # Deploys never look up <nixpkgs> (system.nix fetches the pinned revision, the
+  # same one this image is built from, so it is already in the store). For an
+  # operator's nix-shell before the first deploy, NIX_PATH here is
+  # nixpkgs=flake:nixpkgs (the flake default), which needs the flakes feature.
   nix.settings.experimental-features = [ "nix-command" "flakes" ];
   nix.settings.trusted-users = [ "root" "@wheel" ];
 
+  # The state format of every clone's first boot: must equal NIXOS_STATE_VERSION
+  # (components/bundle.ts), which the deployed nodes keep (a test checks it).
   system.stateVersion = "24.11";
 }

@@ -53,11 +53,9 @@ let
       fi
     '') cfg.secrets.files;
 
-  # Keep `<nixpkgs>` resolving to the nixpkgs this system was built from, so the
-  # next channel-style `nix-build '<nixpkgs/nixos>'` on the node uses the same
-  # pin. The template image gets `<nixpkgs>` from its flake registry entry, which
-  # is dropped once a non-flake configuration is active; without this the second
-  # deploy would look for a channel that was never installed.
+  # Point `<nixpkgs>` at the nixpkgs this system was built from (the revision
+  # pinned in pin.json), so an operator's nix-shell on the node uses the same
+  # packages. Deploys do not depend on it: system.nix fetches the pin itself.
   nixpkgsSrc = toString pkgs.path;
   pinNixpkgs = cfg.pinNixpkgs
     && config.nixpkgs.flake.source == null # flake builds pin through nixpkgs.flake.* already
@@ -264,8 +262,8 @@ in
     nix.settings.allowed-users = mkDefault [ "root" cfg.ssh.user ];
     # The deployer is root through sudo anyway; trusting it lets it build/copy closures.
     nix.settings.trusted-users = [ "root" cfg.ssh.user ];
-    # No nixos-config entry: the deployer always passes -I nixos-config, and a
-    # bare `nixos-rebuild` on the node should fail rather than build something else.
+    # No nixos-config entry: the deployer builds <bundle>/system.nix, and a bare
+    # `nixos-rebuild` on the node should fail rather than build something else.
     nix.nixPath = mkIf pinNixpkgs (mkDefault pinnedNixPath);
     # Same value in nix.conf: `sudo` resets the environment, NIX_PATH included.
     nix.settings.nix-path = mkIf pinNixpkgs (lib.mkOverride 900 pinnedNixPath);

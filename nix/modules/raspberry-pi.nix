@@ -28,8 +28,11 @@ in
 
       nixpkgs.hostPlatform = mkDefault "aarch64-linux";
 
-      # Raspberry Pi Foundation kernel: best support for the SoC peripherals.
-      boot.kernelPackages = mkDefault pkgs.linuxKernel.packages.linux_rpi4;
+      # Mainline LTS kernel, as NixOS's own aarch64 SD image boots the Pi 4 with:
+      # it is in the binary cache. nixpkgs 26.05 deprecates the Foundation kernel
+      # (linux_rpi4: evaluation warning, not cached, so the Pi would compile it)
+      # and later releases drop it; override here only for a peripheral that needs it.
+      boot.kernelPackages = mkDefault pkgs.linuxPackages;
       boot.initrd.availableKernelModules = [
         "usbhid"
         "usb_storage"
