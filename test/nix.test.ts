@@ -13,8 +13,9 @@ import { buildBundle, NIXOS_STATE_VERSION, readStaticFiles, writeBundle, type No
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const nixDir = join(root, "nix");
-// No daemon and no build users in this sandbox: evaluation only.
-const nixOpts = ["--option", "build-users-group", ""];
+// Evaluation only: no daemon, no build users, and a dummy store, so no user needs a
+// writable /nix (tests run as root and as an unprivileged user).
+const nixOpts = ["--option", "build-users-group", "", "--store", "dummy://"];
 
 function listNixFiles(dir: string): string[] {
   const out: string[] = [];
@@ -586,7 +587,8 @@ describe("nixpkgs pin (nix/pin.json = nix/flake.lock = what nodes build)", () =>
               then builtins.fetchTarball (args // { url = ${nixStr(`file://${dir}/${rev}.tar.gz`)}; })
               else throw "unexpected url \${args.url}";
           in (scopedImport { inherit fetchTarball; builtins = builtins // { inherit fetchTarball; }; } ${nixStr(join(bundle, "system.nix"))}).system`;
-        return execFileSync("nix-instantiate", [...nixOpts, "--store", `local?root=${join(dir, "store")}`, "--eval", "--json", "-E", expr], {
+        const store = ["--option", "build-users-group", "", "--store", `local?root=${join(dir, "store")}`];
+        return execFileSync("nix-instantiate", [...store, "--eval", "--json", "-E", expr], {
           stdio: "pipe",
           encoding: "utf8",
           env: { ...process.env, HOME: dir, XDG_CACHE_HOME: join(dir, "cache") },
@@ -597,6 +599,7 @@ describe("nixpkgs pin (nix/pin.json = nix/flake.lock = what nodes build)", () =>
       const wrong = narHash.startsWith("sha256-A") ? narHash.replace("sha256-A", "sha256-B") : narHash.replace(/^sha256-./, "sha256-A");
       expect(() => fetchWith(wrong)).toThrow(/hash mismatch/);
     } finally {
+      execFileSync("chmod", ["-R", "u+w", dir]); // store paths are read-only
       rmSync(dir, { recursive: true, force: true });
     }
   });
