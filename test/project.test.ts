@@ -140,14 +140,20 @@ describe("synth CLI", () => {
     expect(fs.readdirSync(out)).toEqual([]);
   });
 
-  it("bad arguments exit 64 with a usage line; a missing stack file exits 2 naming it", async () => {
+  it("bad arguments exit 64 with a usage line, also a stack or stack file that does not exist", async () => {
     const none = await synthCli();
     expect(none.status).toBe(64);
     expect(none.stderr).toContain("usage: npm run synth -- <stack>");
     expect((await synthCli("dev", "--bogus")).status).toBe(64);
     expect((await synthCli("dev", "staging")).status).toBe(64);
-    const missing = await synthCli("nope");
-    expect(missing.status).toBe(2);
-    expect(missing.stderr).toMatch(/Pulumi\.nope\.yaml: cannot read/);
+    // A stack that does not exist is a bad argument: the message lists the stacks that do.
+    const missing = await synthCli("nosuchstack");
+    expect(missing.status).toBe(64);
+    const stacks = fs.readdirSync(path.join(PROJECT_ROOT, "stacks")).map((f) => f.replace(/^Pulumi\.(.*)\.yaml$/, "$1")).sort();
+    expect(stacks).toEqual(["dev", "prod", "staging"]);
+    expect(missing.stderr.split("\n")[0]).toBe(`no stack 'nosuchstack': stacks/Pulumi.nosuchstack.yaml does not exist; stacks: ${stacks.join(", ")}`);
+    const noFile = await synthCli("--config", path.join(tempDir(), "Pulumi.gone.yaml"));
+    expect(noFile.status).toBe(64);
+    expect(noFile.stderr).toMatch(/^--config \S+Pulumi\.gone\.yaml: no such file$/m);
   });
 });

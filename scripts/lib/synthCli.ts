@@ -1,10 +1,11 @@
 // The synth CLI (see scripts/synth.ts), as a function: tests run it in-process.
+import * as fs from "node:fs";
 import * as path from "node:path";
 import { parseArgs } from "node:util";
 import { formatProblems } from "../../components/config/load.js";
 import { PROJECT_ROOT } from "../../components/bundle.js";
 import { renderReport } from "./policyRunner.js";
-import { readStackFile, StackFileError } from "./stackFile.js";
+import { readStackFile, StackFileError, stackNameFromFile } from "./stackFile.js";
 import { countByType, renderTree, synthesize } from "./synthesize.js";
 
 export interface Output {
@@ -13,6 +14,18 @@ export interface Output {
 }
 
 const USAGE = "usage: npm run synth -- <stack> [--out DIR] [--json]\n       npm run synth -- --config PATH/Pulumi.<stack>.yaml [--out DIR] [--json]";
+const STACKS_DIR = path.join(PROJECT_ROOT, "stacks");
+
+/** The stacks that exist: stacks/Pulumi.<stack>.yaml. */
+export function listStacks(dir = STACKS_DIR): string[] {
+  let files: string[] = [];
+  try {
+    files = fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+  return files.flatMap((f) => /^Pulumi\.([A-Za-z0-9_.-]+)\.yaml$/.exec(f)?.[1] ?? []).sort();
+}
 
 export async function synthMain(argv: string[], io: Output = console): Promise<number> {
   let args;
@@ -35,7 +48,25 @@ export async function synthMain(argv: string[], io: Output = console): Promise<n
     io.error(`give exactly one stack name or --config FILE\n${USAGE}`);
     return 64;
   }
-  const file = values.config ?? path.join(PROJECT_ROOT, "stacks", `Pulumi.${positionals[0]}.yaml`);
+  // A stack that does not exist is a bad argument (64), like a --config path that does not.
+  const stacks = listStacks();
+  if (positionals.length === 1 && !stacks.includes(positionals[0]!)) {
+    io.error(`no stack '${positionals[0]}': stacks/Pulumi.${positionals[0]}.yaml does not exist; stacks: ${stacks.join(", ") || "(none)"}\n${USAGE}`);
+    return 64;
+  }
+  if (values.config) {
+    if (!fs.existsSync(values.config)) {
+      io.error(`--config ${values.config}: no such file\n${USAGE}`);
+      return 64;
+    }
+    try {
+      stackNameFromFile(values.config);
+    } catch (err) {
+      io.error(`--config ${(err as Error).message}\n${USAGE}`);
+      return 64;
+    }
+  }
+  const file = values.config ?? path.join(STACKS_DIR, `Pulumi.${positionals[0]}.yaml`);
 
   let stackConfig;
   try {
@@ -53,6 +84,7 @@ export async function synthMain(argv: string[], io: Output = console): Promise<n
     io.error(`${path.relative(process.cwd(), file) || file}: ${formatProblems(result.problems)}`);
     return 2;
   }
+  for (const warning of result.warnings) io.error(`warning: ${warning}`);
   const { plan, policy } = result;
   const mandatory = policy.report.violations.filter((v) => v.level === "mandatory").length;
   const exitCode = mandatory > 0 ? 1 : 0;
