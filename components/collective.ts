@@ -20,14 +20,14 @@ export interface CollectiveArgs {
 export interface NodeSummary {
   role: string;
   address: string;
-  hostKey: pulumi.Output<string> | undefined;
+  hostKey: pulumi.Output<string>;
 }
 
 export class Collective extends pulumi.ComponentResource {
   readonly nodes: Record<string, CollectiveNode> = {};
   /** The services of the stack, in bootstrap order (see components/services/). */
   readonly services: readonly CollectiveService[];
-  /** `known_hosts` lines for every node with a pinned key: operators can `ssh` without TOFU too. */
+  /** `known_hosts` lines for every node: operators can `ssh` without trusting on first use too. */
   readonly knownHosts: pulumi.Output<string>;
 
   constructor(name: string, args: CollectiveArgs, opts?: pulumi.ComponentResourceOptions) {
@@ -74,8 +74,8 @@ export class Collective extends pulumi.ComponentResource {
     for (const service of this.services) service.bootstrap(handles);
 
     this.knownHosts = pulumi
-      .all(spec.nodes.map((n) => this.nodes[n.name]!.hostKey ?? pulumi.output("")))
-      .apply((keys) => spec.nodes.map((n, i) => (keys[i] ? `${n.address} ${keys[i]}` : "")).filter(Boolean).join("\n"));
+      .all(spec.nodes.map((n) => this.nodes[n.name]!.hostKey))
+      .apply((keys) => spec.nodes.map((n, i) => `${n.address} ${keys[i]}`).join("\n"));
     this.registerOutputs({ knownHosts: this.knownHosts });
   }
 

@@ -15,8 +15,8 @@ export interface SshTarget {
   readonly host: pulumi.Input<string>;
   readonly user: string;
   readonly privateKey: pulumi.Input<string>;
-  /** Pinned host public key ('<type> <base64>'); undefined only for a dev edge Pi (the policy pack flags it). */
-  readonly hostKey: pulumi.Input<string> | undefined;
+  /** Pinned host public key ('<type> <base64>'): generated for a VM, from config for any other host. */
+  readonly hostKey: pulumi.Input<string>;
 }
 
 export interface NixosHostArgs {
@@ -65,7 +65,7 @@ export class NixosHost extends pulumi.ComponentResource {
       host: ssh.host,
       user: ssh.user,
       privateKey: ssh.privateKey,
-      ...(ssh.hostKey !== undefined ? { hostKey: ssh.hostKey } : {}),
+      hostKey: ssh.hostKey,
       ...dial,
     });
     const home = ssh.user === "root" ? "/root" : `/home/${ssh.user}`;

@@ -30,7 +30,7 @@ export abstract class CollectiveNode extends pulumi.ComponentResource {
   readonly role: NodeSpec["role"];
   readonly address: string;
   /** The pinned SSH host key every connection to this node verifies. */
-  readonly hostKey: pulumi.Output<string> | undefined;
+  readonly hostKey: pulumi.Output<string>;
   readonly vm?: ProxmoxVm;
   readonly nixos: NixosHost;
   /** What the service layer connects to and waits for. */
@@ -68,11 +68,10 @@ export abstract class CollectiveNode extends pulumi.ComponentResource {
       // NixOS keeps serving the same key from the secrets dir once cloud-init is off.
       secretValues.set(HOST_KEY_SECRET, privateKeyOpenssh);
     } else {
-      this.hostKey = node.hostKey !== undefined ? pulumi.output(node.hostKey) : undefined;
-      if (this.hostKey === undefined) {
-        pulumi.log.warn(`${node.configPath}.hostKey is not set: SSH to ${node.address} will not verify the host; pin it before leaving dev`, this);
-      }
-      machineId = `existing:${node.address}:${node.hostKey ?? "unpinned"}`;
+      // The schema requires a pinned key for every host Pulumi does not create.
+      if (node.hostKey === undefined) throw new Error(`${node.configPath}.hostKey: a host Pulumi does not create needs a pinned host key`);
+      this.hostKey = pulumi.output(node.hostKey);
+      machineId = `existing:${node.address}:${node.hostKey}`;
     }
 
     const services = args.services ?? [];

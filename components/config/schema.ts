@@ -10,18 +10,53 @@ const hostLabel = z
   .string()
   .regex(/^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$/, "must be a lowercase hostname label: a-z, 0-9 and '-', 1-32 characters, starting with a letter");
 const posixUser = z.string().regex(/^[a-z_][a-z0-9_-]{0,31}$/, "must be a POSIX user name (lowercase, up to 32 characters)");
-const ipv4 = z.string().refine((v) => parseIpv4(v) !== undefined, { message: "must be an IPv4 address such as 10.42.0.10" });
-const cidr = z
-  .string()
+/** A string field whose type error says what kind of string it wants (`address: 42`). */
+const text = (what: string) => z.string({ error: (iss) => (iss.code === "invalid_type" && iss.input !== undefined ? `expected ${what}` : undefined) });
+const ipv4 = text("an IPv4 address such as 10.42.0.10").refine((v) => parseIpv4(v) !== undefined, { message: "must be an IPv4 address such as 10.42.0.10" });
+const cidr = text("an IPv4 network such as 10.42.0.0/24")
   .refine((v) => parseCidr(v) !== undefined, { message: "must be an IPv4 network in CIDR form with host bits zero, such as 10.42.0.0/24" });
 const KEY_TYPES = "ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|sk-ssh-ed25519@openssh\\.com|sk-ecdsa-sha2-nistp256@openssh\\.com";
 const sshPublicKey = z
   .string()
   .regex(new RegExp(`^(?:${KEY_TYPES}) [A-Za-z0-9+/]+={0,3}(?: [^\\r\\n]*)?$`), "must be one OpenSSH public key line: '<type> <base64> [comment]'");
-/** A host's public key as `ssh-keyscan` prints it, without the host name: '<type> <base64>'. */
-const hostKey = z
-  .string()
-  .regex(/^(?:ssh-ed25519|ecdsa-sha2-nistp256|ecdsa-sha2-nistp384|ecdsa-sha2-nistp521|ssh-rsa) [A-Za-z0-9+/]+={0,3}$/, "must be a host public key '<type> <base64>' (see `ssh-keyscan -t ed25519 <host>`)");
+const HOST_KEY_TYPES = ["ssh-ed25519", "ecdsa-sha2-nistp256", "ecdsa-sha2-nistp384", "ecdsa-sha2-nistp521", "ssh-rsa"];
+const KEYSCAN = (address: string) => `ssh-keyscan -t ed25519 ${address} | cut -d' ' -f2-`;
+
+/** An SSH wire-format string (uint32 length + bytes) at `offset` of a key blob. */
+function readSshString(blob: Buffer, offset: number): { bytes: Buffer; end: number } | undefined {
+  if (offset + 4 > blob.length) return undefined;
+  const end = offset + 4 + blob.readUInt32BE(offset);
+  return end <= blob.length ? { bytes: blob.subarray(offset + 4, end), end } : undefined;
+}
+
+/** Why `line` is not a host public key as `ssh-keyscan <host> | cut -d' ' -f2-` prints it, or undefined. */
+export function hostKeyProblem(line: string): string | undefined {
+  const fields = line.split(" ");
+  if (fields.length === 3 && HOST_KEY_TYPES.includes(fields[1]!)) return "starts with a host name: keep only '<type> <base64>' (what `ssh-keyscan … | cut -d' ' -f2-` prints)";
+  if (fields.length === 3 && HOST_KEY_TYPES.includes(fields[0]!)) return "ends with a comment: keep only '<type> <base64>'";
+  const [type, base64] = fields;
+  if (fields.length !== 2 || !HOST_KEY_TYPES.includes(type!) || !/^[A-Za-z0-9+/]+={0,2}$/.test(base64!)) {
+    return `must be a host public key '<type> <base64>' such as 'ssh-ed25519 AAAAC3Nz…' (types: ${HOST_KEY_TYPES.join(", ")})`;
+  }
+  // The blob names its own type (RFC 4253 6.6): a truncated paste or a mismatched type shows here.
+  const blob = Buffer.from(base64!, "base64");
+  const name = readSshString(blob, 0);
+  if (!name || name.bytes.toString("latin1") !== type) return `the base64 part is not a ${type} key`;
+  if (type === "ssh-ed25519") {
+    const key = readSshString(blob, name.end);
+    if (key?.bytes.length !== 32 || key.end !== blob.length) return "the base64 part is not a complete ssh-ed25519 key (a 32-byte key)";
+  } else if (type!.startsWith("ecdsa-")) {
+    if (readSshString(blob, name.end)?.bytes.toString("latin1") !== type!.slice("ecdsa-sha2-".length)) return `the base64 part is not a complete ${type} key`;
+  } else if (!readSshString(blob, name.end)) {
+    return `the base64 part is not a complete ${type} key`;
+  }
+  return undefined;
+}
+
+const hostKey = text("a host public key '<type> <base64>'").superRefine((value, ctx) => {
+  const problem = hostKeyProblem(value);
+  if (problem) ctx.addIssue({ code: "custom", message: problem, input: value });
+});
 const vmId = z.number().int().min(100, "must be a Proxmox VM id >= 100").max(999_999_999);
 const size = (min: number, max: number, def: number) => z.number().int().min(min).max(max).default(def);
 const capability = z.string().regex(/^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/, "must be a Kubernetes label value: lowercase a-z, 0-9, '.', '-'");
@@ -63,6 +98,7 @@ export const SshSchema = z.strictObject({
 const nodeFields = {
   /** `proxmox`: a VM cloned from the template; `existing`: a NixOS host that is already running. */
   kind: z.enum(["proxmox", "existing"]).default("proxmox"),
+  /** Required for `proxmox`. */
   vmId: vmId.optional(),
   address: ipv4,
   /** Required for `existing` hosts (pinned); VMs get a generated host key through cloud-init. */
@@ -72,24 +108,56 @@ const nodeFields = {
   diskGb: size(16, 65_536, 64),
 };
 
-export const QueenSchema = z.strictObject({ name: hostLabel.default("queen"), ...nodeFields });
+type PartialNode = { kind?: unknown; vmId?: unknown; address?: unknown; hostKey?: unknown };
+const where = (node: PartialNode) => (typeof node.address === "string" ? node.address : "<address>");
 
-export const DroneSchema = z.strictObject({
-  name: hostLabel,
-  ...nodeFields,
-  osdDiskGb: size(10, 65_536, 100),
-  /** Become Kubernetes node labels `borg.io/<capability>=true`. */
-  capabilities: z.array(capability).default([]),
-});
+/**
+ * What a node's kind needs. A host Pulumi does not create has no generated key: its SSH host key is
+ * pinned in config, at every security level, because the first connection already carries secrets.
+ * Runs even when other fields failed, so every problem is reported at once.
+ */
+const kindRules = (isPi: boolean) =>
+  z.superRefine<PartialNode>(
+    (node, ctx) => {
+      if (typeof node !== "object" || node === null) return;
+      const existing = isPi || node.kind === "existing";
+      if (existing && node.hostKey === undefined) {
+        const message = isPi ? "is required: pin the Pi's SSH host key" : "is required for an existing host: pin its SSH host key";
+        ctx.addIssue({ code: "custom", path: ["hostKey"], message: `${message}: ${KEYSCAN(where(node))}`, input: undefined });
+      }
+      if (isPi) return;
+      if (!existing && node.hostKey !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["hostKey"], message: "only applies to kind: existing; a VM gets a generated host key", input: undefined });
+      }
+      if (!existing && node.vmId === undefined) ctx.addIssue({ code: "custom", path: ["vmId"], message: "is required for a Proxmox VM (kind: proxmox)", input: undefined });
+      if (existing && node.vmId !== undefined) ctx.addIssue({ code: "custom", path: ["vmId"], message: "only applies to kind: proxmox; remove it for an existing host", input: undefined });
+    },
+    { when: () => true },
+  );
 
-export const EdgePiSchema = z.strictObject({
-  name: hostLabel.default("edge-pi"),
-  address: ipv4,
-  /** Pinned host key; required at security level prod. */
-  hostKey: hostKey.optional(),
-  /** SSH user on the Pi; defaults to borg:ssh.user. */
-  user: deployUser.optional(),
-});
+export const QueenSchema = z.strictObject({ name: hostLabel.default("queen"), ...nodeFields }).check(kindRules(false));
+
+export const DroneSchema = z
+  .strictObject({
+    name: hostLabel,
+    ...nodeFields,
+    osdDiskGb: size(10, 65_536, 100),
+    /** Become Kubernetes node labels `borg.io/<capability>=true`. */
+    capabilities: z.array(capability).default([]),
+  })
+  .check(kindRules(false));
+
+/** The edge Pi is always an existing host (never a VM). */
+export const EdgePiSchema = z
+  .strictObject({
+    name: hostLabel.default("edge-pi"),
+    address: ipv4,
+    /** Pinned host key: required, by kindRules (its message shows how to get the key). */
+    hostKey: hostKey.optional(),
+    /** SSH user on the Pi; defaults to borg:ssh.user. */
+    user: deployUser.optional(),
+  })
+  .check(kindRules(true));
 
 const enabled = z.boolean().default(true);
 
@@ -111,7 +179,7 @@ export const ServicesSchema = z.strictObject({
       /** K3s' own defaults (10.42.0.0/16, 10.43.0.0/16) collide with the usual home-lab node network, so ours differ. */
       podCidr: cidr.default("10.244.0.0/16"),
       serviceCidr: cidr.default("10.96.0.0/16"),
-      clusterDomain: z.string().regex(/^[a-z0-9.-]+$/).default("cluster.local"),
+      clusterDomain: z.string().regex(/^[a-z0-9.-]+$/, "must be a DNS domain such as cluster.local").default("cluster.local"),
     })
     .prefault({}),
   consul: z
@@ -126,7 +194,7 @@ export const ServicesSchema = z.strictObject({
   nats: z
     .strictObject({
       enabled,
-      clusterName: z.string().regex(/^[A-Za-z0-9_-]+$/).default("hive"),
+      clusterName: z.string().regex(/^[A-Za-z0-9_-]+$/, "must be letters, digits, '_' and '-'").default("hive"),
       jetstream: z
         .strictObject({
           /** JetStream peers (queen or drones); odd count. Default: the queen and drones, the last dropped if that is even. */
@@ -152,7 +220,7 @@ export const ServicesSchema = z.strictObject({
       enabled,
       timeZone: z.string().regex(/^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/, "must be an IANA time zone such as Europe/Berlin").default("Etc/UTC"),
       unitSystem: z.enum(["metric", "us_customary"]).default("metric"),
-      extraComponents: z.array(z.string().regex(/^[a-z0-9_]+$/)).default(["default_config", "met", "esphome", "mqtt"]),
+      extraComponents: z.array(z.string().regex(/^[a-z0-9_]+$/, "must be a Home Assistant integration name such as esphome")).default(["default_config", "met", "esphome", "mqtt"]),
     })
     .prefault({}),
   monitoring: z

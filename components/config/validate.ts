@@ -1,11 +1,12 @@
 // Validates the raw `borg:*` config into one typed CollectiveSpec, or returns every problem at once,
 // one line each, starting with its config path. Pure: no Pulumi, no I/O.
 import type { z } from "zod";
+import { configPath, explainIssue, PARSE_OPTIONS } from "./issues.js";
 import { cidrContains, cidrsOverlap, isReservedInCidr, parseCidr, parseIpv4, type Cidr } from "./ipv4.js";
+import { closest } from "./suggest.js";
 import {
   SECRET_KEYS,
   SECTION_SCHEMAS,
-  DroneSchema,
   type Drone,
   type EdgePi,
   type Network,
@@ -60,15 +61,7 @@ export type ValidationResult = { ok: true; spec: CollectiveSpec } | { ok: false;
 
 type Path = ReadonlyArray<PropertyKey>;
 
-/** `["drones", 1, "address"]` → `borg:drones[1].address`. */
-export function configPath(path: Path): string {
-  let out = "borg:";
-  path.forEach((part, i) => {
-    if (typeof part === "number") out += `[${part}]`;
-    else out += i === 0 ? String(part) : `.${String(part)}`;
-  });
-  return out;
-}
+export { configPath };
 
 class Problems {
   readonly lines: string[] = [];
@@ -82,43 +75,42 @@ class Problems {
   has(path: Path): boolean {
     return this.#paths.has(configPath(path));
   }
-  addZod(prefix: Path, error: z.ZodError): void {
-    for (const issue of error.issues) {
-      const path = [...prefix, ...issue.path];
-      if (issue.code === "unrecognized_keys") {
-        for (const key of issue.keys) this.add([...path, key], "unknown key (check the spelling against the config reference in README.md)");
-      } else if (issue.code === "invalid_type" && issue.input === undefined) {
-        this.add(path, "is required");
-      } else {
-        this.add(path, issue.message);
-      }
-    }
+  addZod(prefix: Path, schema: z.ZodType, error: z.ZodError, secret: boolean): void {
+    for (const issue of error.issues) for (const p of explainIssue(issue, prefix, schema, secret)) this.add(p.path, p.message);
   }
+}
+
+export interface ValidateOptions {
+  /** Sections whose value is a secret (set with --secret): their values are never shown in a problem. */
+  readonly secretSections?: Iterable<string>;
 }
 
 /**
  * @param raw every `borg:*` key without its namespace, values already JSON-decoded.
  *        Secret keys only need to be present; their values are never read here.
  */
-export function validateConfig(raw: Readonly<Record<string, unknown>>): ValidationResult {
+export function validateConfig(raw: Readonly<Record<string, unknown>>, options: ValidateOptions = {}): ValidationResult {
   const problems = new Problems();
-  const known = new Set<string>([...Object.keys(SECTION_SCHEMAS), ...SECRET_KEYS]);
+  const known = [...Object.keys(SECTION_SCHEMAS), ...SECRET_KEYS];
   for (const key of Object.keys(raw)) {
-    if (!known.has(key)) problems.add([key], `unknown config key (known keys: ${[...known].join(", ")})`);
+    if (known.includes(key)) continue;
+    const guess = closest(key, known);
+    problems.add([key], `unknown key; ${guess ? `did you mean ${configPath([guess])}?` : `known keys: ${known.join(", ")}`}`);
   }
 
   // Each section on its own, so one bad section does not hide the others' problems.
-  const parse = <S extends z.ZodType>(key: string, schema: S): z.output<S> | undefined => {
-    const result = schema.safeParse(raw[key]);
+  const secret = new Set(options.secretSections ?? []);
+  const parse = <S extends z.ZodType>(key: keyof typeof SECTION_SCHEMAS, schema: S): z.output<S> | undefined => {
+    const result = schema.safeParse(raw[key], PARSE_OPTIONS);
     if (result.success) return result.data;
-    problems.addZod([key], result.error);
+    problems.addZod([key], schema, result.error, secret.has(key));
     return undefined;
   };
   const network = parse("network", SECTION_SCHEMAS.network);
   const proxmox = parse("proxmox", SECTION_SCHEMAS.proxmox);
   const ssh = parse("ssh", SECTION_SCHEMAS.ssh);
   const queen = parse("queen", SECTION_SCHEMAS.queen);
-  const drones = parseDrones(raw.drones, problems);
+  const drones = parse("drones", SECTION_SCHEMAS.drones);
   const edgePi = parse("edgePi", SECTION_SCHEMAS.edgePi);
   const services = parse("services", SECTION_SCHEMAS.services);
   const rollout = parse("rollout", SECTION_SCHEMAS.rollout);
@@ -126,17 +118,14 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>): Validati
 
   const level = security?.level;
   const tls = security ? (security.tls ?? security.level !== "dev") : undefined;
-  const nodes = collectNodes(queen, drones, edgePi, ssh, problems);
+  const nodes = collectNodes(queen, drones, edgePi, ssh);
 
   checkNetwork(network, nodes, problems);
   checkIdentities(nodes, proxmox, raw, problems);
   // Membership checks need every node: a node that failed to parse is already reported.
   const allNodesParsed = queen !== undefined && drones !== undefined && (raw.edgePi === undefined || edgePi !== undefined);
   if (services) checkServices(services, network, allNodesParsed ? nodes : undefined, drones, problems);
-  if (level === "prod") {
-    if (tls === false) problems.add(["security", "tls"], "must be true at security level prod");
-    if (edgePi && !edgePi.hostKey) problems.add(["edgePi", "hostKey"], "is required at security level prod: pin the Pi's host key (`ssh-keyscan -t ed25519 <pi>`)");
-  }
+  if (level === "prod" && tls === false) problems.add(["security", "tls"], "must be true at security level prod");
   for (const key of SECRET_KEYS) {
     const needed = key === "sshPrivateKey" || nodes.some((n) => n.spec.platform === "proxmox-vm");
     if (needed && (raw[key] === undefined || raw[key] === "")) {
@@ -170,28 +159,13 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>): Validati
   };
 }
 
-function parseDrones(value: unknown, problems: Problems): Drone[] | undefined {
-  if (!Array.isArray(value)) {
-    problems.add(["drones"], value === undefined ? "is required (a list with at least one drone)" : "must be a list of drones");
-    return undefined;
-  }
-  if (value.length === 0) problems.add(["drones"], "needs at least one drone");
-  const parsed: Drone[] = [];
-  value.forEach((item, i) => {
-    const result = DroneSchema.safeParse(item);
-    if (result.success) parsed.push(result.data);
-    else problems.addZod(["drones", i], result.error);
-  });
-  return parsed.length === value.length && value.length > 0 ? parsed : undefined;
-}
-
 interface LocatedNode {
   spec: NodeSpec;
   path: Path;
   kind: "proxmox" | "existing";
 }
 
-function collectNodes(queen: Queen | undefined, drones: Drone[] | undefined, edgePi: EdgePi | undefined, ssh: Ssh | undefined, problems: Problems): LocatedNode[] {
+function collectNodes(queen: Queen | undefined, drones: Drone[] | undefined, edgePi: EdgePi | undefined, ssh: Ssh | undefined): LocatedNode[] {
   const sshUser = ssh?.user ?? "borg";
   const out: LocatedNode[] = [];
   const vmNode = (n: Queen | Drone, role: "queen" | "drone", path: Path): LocatedNode => ({
@@ -235,13 +209,6 @@ function collectNodes(queen: Queen | undefined, drones: Drone[] | undefined, edg
         quorum: false,
       },
     });
-  }
-  for (const n of out) {
-    if (n.kind === "proxmox" && n.spec.vmId === undefined) problems.add([...n.path, "vmId"], "is required for a Proxmox VM (kind: proxmox)");
-    if (n.kind === "existing" && n.spec.vmId !== undefined) problems.add([...n.path, "vmId"], "only applies to kind: proxmox; remove it for an existing host");
-    if (n.kind === "existing" && n.spec.role !== "edge" && !n.spec.hostKey) {
-      problems.add([...n.path, "hostKey"], "is required for an existing host: its host key is pinned, never trusted on first use");
-    }
   }
   return out;
 }

@@ -33,6 +33,8 @@ export interface CapturedResource {
 export interface ProgramRun {
   resources: CapturedResource[];
   outputs: Record<string, unknown>;
+  /** What the program logged with pulumi.log.warn (under the engine: its diagnostics). */
+  warnings: string[];
 }
 
 export interface RunOptions {
@@ -191,14 +193,25 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   // limit makes a run ~3x faster (setting it before the SDK loads breaks module loading).
   const stackTraceLimit = Error.stackTraceLimit;
   Error.stackTraceLimit = 1;
+  // Without an engine the SDK prints pulumi.log.warn as `warning: [runtime] …` on console.warn:
+  // collect those for the caller to show (stdout stays the plan when --json).
+  const warnings: string[] = [];
+  const consoleWarn = console.warn;
+  console.warn = (...args: unknown[]) => {
+    const text = args.map(String).join(" ");
+    const prefix = "warning: [runtime] ";
+    if (text.startsWith(prefix)) warnings.push(text.slice(prefix.length));
+    else consoleWarn(...args);
+  };
   try {
-    return await importProgram(resources);
+    return { ...(await importProgram(resources)), warnings };
   } finally {
     Error.stackTraceLimit = stackTraceLimit;
+    console.warn = consoleWarn;
   }
 }
 
-async function importProgram(resources: CapturedResource[]): Promise<ProgramRun> {
+async function importProgram(resources: CapturedResource[]): Promise<Omit<ProgramRun, "warnings">> {
   // A fresh module instance per run: the program registers its resources at import.
   const entry = `${pathToFileURL(path.join(PROJECT_ROOT, "index.ts")).href}?run=${++runs}`;
   const exportsOf = (await import(entry)) as Record<string, unknown>;

@@ -3,6 +3,7 @@
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { parse } from "yaml";
+import { PROJECT_NAMESPACE } from "../../components/config/namespaces.js";
 
 export interface StackConfig {
   readonly stack: string;
@@ -40,8 +41,8 @@ export function readStackFile(file: string): StackConfig {
   const values: Record<string, string> = {};
   const encrypted: string[] = [];
   for (const [rawKey, value] of Object.entries(config)) {
-    // The CLI qualifies bare keys with the project name; ours are all namespaced `borg:`.
-    const key = rawKey.includes(":") ? rawKey : `borg-collective:${rawKey}`;
+    // The CLI qualifies bare keys with the project name; the config check rejects them there.
+    const key = rawKey.includes(":") ? rawKey : `${PROJECT_NAMESPACE}:${rawKey}`;
     if (value !== null && typeof value === "object" && !Array.isArray(value) && "secure" in value) {
       encrypted.push(key);
       continue;

@@ -1,9 +1,8 @@
 // Offline synth: stack file → validation → the real program under mocks → out/<stack>/.
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { rawBorgConfig } from "../../components/config/load.js";
+import { checkConfig } from "../../components/config/load.js";
 import { SECRET_KEYS } from "../../components/config/schema.js";
-import { validateConfig } from "../../components/config/validate.js";
 import { PROJECT_ROOT } from "../../components/bundle.js";
 import { allPolicies } from "../../policy/policies.ts";
 import { canary, runProgram, type CapturedResource } from "./mockedProgram.js";
@@ -25,7 +24,7 @@ export interface PolicyCheck {
 }
 
 export type SynthResult =
-  | { ok: true; plan: Plan; outDir: string; missingSecrets: string[]; policy: PolicyCheck }
+  | { ok: true; plan: Plan; outDir: string; missingSecrets: string[]; policy: PolicyCheck; warnings: string[] }
   | { ok: false; problems: string[] };
 
 /** The per-stack enforcement config for a security level; the strictest when the level is unknown. */
@@ -57,7 +56,8 @@ export async function synthesize(stackConfig: StackConfig, outRoot: string): Pro
   }
   for (const key of stackConfig.encrypted) config[key] = canary(key);
 
-  const validation = validateConfig(rawBorgConfig(config));
+  // The check the program itself runs first (loadSpec), here before anything is written.
+  const validation = checkConfig(config, (key) => secretKeys.includes(key));
   if (!validation.ok) return { ok: false, problems: validation.problems };
 
   const outDir = path.join(outRoot, stackConfig.stack);
@@ -68,7 +68,7 @@ export async function synthesize(stackConfig: StackConfig, outRoot: string): Pro
   fs.writeFileSync(path.join(outDir, "plan.json"), `${JSON.stringify(plan, null, 2)}\n`);
   const policy = await checkPolicies(plan.resources, validation.spec.security.level);
   fs.writeFileSync(path.join(outDir, "policy.json"), `${JSON.stringify(policy, null, 2)}\n`);
-  return { ok: true, plan, outDir, missingSecrets, policy };
+  return { ok: true, plan, outDir, missingSecrets, policy, warnings: run.warnings };
 }
 
 /** `type name` lines indented under their parents. */

@@ -94,7 +94,7 @@ describe("insecure fixtures", () => {
 
   it("the insecure stack file passes the schema and trips the policies that judge its choices", () => {
     const tripped = new Set(stackReport.violations.map((v) => v.policy));
-    for (const rule of ["proxmox-provider-verify-tls", "proxmox-nic-firewall", "broker-no-anonymous", "remote-host-key-pinned"]) {
+    for (const rule of ["proxmox-provider-verify-tls", "proxmox-nic-firewall", "broker-no-anonymous"]) {
       expect([...tripped], rule).toContain(rule);
     }
     expect(stackReport.violations.some((v) => v.level === "mandatory")).toBe(true);
