@@ -8,10 +8,10 @@ import { stringify } from "yaml";
 import { PROJECT_ROOT } from "../components/bundle.js";
 import { cidrsOverlap, parseCidr, parseIpv4 } from "../components/config/ipv4.js";
 import { z } from "zod";
-import { describeValue, explainIssue, PARSE_OPTIONS } from "../components/config/issues.js";
+import { describeValue, explainIssue, PARSE_OPTIONS, schemaAt } from "../components/config/issues.js";
 import { checkConfig, rawBorgConfig } from "../components/config/load.js";
 import { checkNamespaces, looksLikeBorg, PROJECT_NAMESPACE } from "../components/config/namespaces.js";
-import { hostKeyProblem } from "../components/config/schema.js";
+import { hostKeyProblem, SECRET_KEYS, SECTION_SCHEMAS } from "../components/config/schema.js";
 import { closest } from "../components/config/suggest.js";
 import { configPath, validateConfig } from "../components/config/validate.js";
 import { rolloutPredecessors } from "../components/rollout.js";
@@ -375,6 +375,34 @@ describe("keys outside borg:", () => {
     ]);
     expect(run.stderr).toContain("warning: [runtime] config namespace 'aws' (aws:region) is read neither");
     expect(run.stdout + run.stderr).not.toContain("hunter2");
+  });
+});
+
+describe("README's config reference", () => {
+  const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+  const row = (key: string) => readme.split("\n").find((l) => l.startsWith(`| \`${key}\` |`));
+  const fieldsOf = (schema: z.ZodType, at: PropertyKey[] = []) => Object.keys((schemaAt(schema, at)?._zod.def as { shape?: object }).shape ?? {});
+
+  it("has a row for every key, naming every field the schema accepts", () => {
+    const rows: Array<[string, string[]]> = [];
+    for (const [key, schema] of Object.entries(SECTION_SCHEMAS)) {
+      if (key === "services") for (const service of fieldsOf(schema)) rows.push([`borg:services.${service}`, fieldsOf(schema, [service])]);
+      else if (key === "drones") rows.push(["borg:drones[]", fieldsOf(schema, [0])]);
+      else rows.push([`borg:${key}`, fieldsOf(schema)]);
+    }
+    rows.push(["borg:services.nats", fieldsOf(SECTION_SCHEMAS.services, ["nats", "jetstream"]).map((f) => `jetstream.${f}`)]);
+    for (const key of SECRET_KEYS) rows.push([`borg:${key}`, []]);
+    for (const [key, fields] of rows) {
+      const line = row(key);
+      expect(line, `README has no row for ${key}`).toBeDefined();
+      for (const field of fields) if (field !== "jetstream") expect(line, `${key}.${field}`).toMatch(new RegExp(`\`${field.replace(".", "\\.")}(?:\\[\\]|\\?)?\``));
+    }
+  });
+
+  it("says what the schema says about host keys", () => {
+    expect(row("borg:edgePi")).toContain("`hostKey` (required)");
+    expect(row("borg:queen")).toContain("`hostKey` (required for `existing`, not allowed for `proxmox`)");
+    expect(readme).not.toMatch(/hostKey[^|\n]*required (?:in|at (?:security )?level) prod/);
   });
 });
 

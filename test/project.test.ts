@@ -122,6 +122,23 @@ describe("synth CLI", () => {
     expect(fs.existsSync(path.join(dir, "out", "lab", "plan.json"))).toBe(true);
   });
 
+  it("the README's JSON commands, run as written in a shell, print nothing but JSON on stdout", () => {
+    // Every documented command line with --json, up to its pipe: what `| jq` reads.
+    const readme = read("README.md");
+    const lines = [...readme.matchAll(/^```sh\n([\s\S]*?)^```/gm)].flatMap((m) => m[1]!.split("\n")).filter((l) => /\s--json\b/.test(l));
+    expect(lines.length).toBeGreaterThan(0);
+    for (const line of lines) {
+      const command = line.split(/\s+(?:\||#)\s/)[0]!.trim();
+      expect(command, "npm's banner would break the pipe: use npm run -s").toMatch(/^npm run -s /);
+      const out = tempDir();
+      const run = spawnSync("sh", ["-c", `${command} --out ${out}`], { cwd: PROJECT_ROOT, encoding: "utf8", timeout: 300_000 });
+      expect(run.status, run.stderr).toBe(0);
+      const json = JSON.parse(run.stdout);
+      expect(json.policy.report.violations.filter((v: { level: string }) => v.level === "mandatory")).toEqual([]);
+      expect(Object.keys(json)).toEqual(["stack", "fakes", "resources", "outputs", "policy"]);
+    }
+  });
+
   it("an invalid stack exits 2 (a real process), lists every problem by config path, and writes nothing", () => {
     const out = tempDir();
     const run = spawnSynth("--config", path.join(PROJECT_ROOT, "test", "fixtures", "Pulumi.broken.yaml"), "--out", out);
