@@ -143,16 +143,21 @@ describe("synth CLI", () => {
     const out = tempDir();
     const run = spawnSynth("--config", path.join(PROJECT_ROOT, "test", "fixtures", "Pulumi.broken.yaml"), "--out", out);
     expect(run.status).toBe(2);
-    for (const line of [
-      "borg:drones[0].address: 10.43.0.9 is outside borg:network.cidr 10.42.0.0/24",
-      "borg:drones[1].name: 'drone-1' is already the name of borg:drones[0]",
-      "borg:drones[1].vmId: 111 is already the vmId of borg:drones[0]",
-      "borg:services.ceph.monitors: has 2 monitors",
-      "borg:services.k3s.podCidr: 10.42.0.0/16 overlaps borg:network.cidr 10.42.0.0/24",
-      "borg:security.tls: must be true at security level prod",
-    ]) {
-      expect(run.stderr).toContain(line);
-    }
+    // Exactly this: a header, then one line per problem (wrong types, a missing host key, a key
+    // outside borg:, cross-field rules), and nothing on stdout.
+    expect(run.stderr.trimEnd().split("\n")).toEqual([
+      "test/fixtures/Pulumi.broken.yaml: invalid stack configuration (9 problems):",
+      '  - borg:queen.cores: expected a whole number, got "four"',
+      "  - borg:edgePi.hostKey: is required: pin the Pi's SSH host key: ssh-keyscan -t ed25519 10.42.0.50 | cut -d' ' -f2-",
+      "  - borg:drones[0].address: 10.43.0.9 is outside borg:network.cidr 10.42.0.0/24",
+      "  - borg:drones[1].name: 'drone-1' is already the name of borg:drones[0]",
+      "  - borg:drones[1].vmId: 111 is already the vmId of borg:drones[0]",
+      "  - borg:services.k3s.podCidr: 10.42.0.0/16 overlaps borg:network.cidr 10.42.0.0/24",
+      "  - borg:services.ceph.monitors: has 2 monitors; Ceph needs an odd number (1, 3, 5) to keep quorum",
+      "  - borg:security.tls: must be true at security level prod",
+      "  - borg-collective:rollout: unknown key; did you mean borg:rollout? (a key written without a namespace is read as borg-collective:<key>)",
+    ]);
+    expect(run.stdout).toBe("");
     expect(run.stderr).not.toMatch(/\n\s+at /); // no stack trace
     expect(fs.readdirSync(out)).toEqual([]);
   });
