@@ -39,13 +39,14 @@ export const noAlphaBetaApis = resourceRule({
     const t = k8sTypeOf(args.type)!;
     if (!PRERELEASE.test(t.version)) return [];
     const apiVersion = t.group === "core" || t.group === "" ? t.version : `${t.group}/${t.version}`;
+    // Keyed by the object's kind; the fix names the same variant (DeploymentPatch, DeploymentList).
     const ga = GA[t.kind];
     return [
       {
         field: "apiVersion",
-        problem: `${t.kind} uses the pre-release API ${apiVersion}`,
+        problem: `${t.token} uses the pre-release API ${apiVersion}`,
         fix: ga
-          ? `use the GA API ${ga} (k8s.${sdkModule(ga)}.${t.kind} in @pulumi/kubernetes) and adapt the spec to it`
+          ? `use the GA API ${ga} (k8s.${sdkModule(ga)}.${t.token} in @pulumi/kubernetes) and adapt the spec to it`
           : `use a GA (v1, v2...) version of ${t.kind}, or exempt this resource with a reason if the operator only ships ${apiVersion}`,
       },
     ];

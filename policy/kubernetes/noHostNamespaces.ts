@@ -1,7 +1,7 @@
 // Sharing the node's network, PID or IPC namespace lets a pod sniff traffic, signal host processes
 // and read host shared memory; only system agents in allowedWorkloads may.
 import { resourceRule, type Finding } from "../lib/define";
-import { ALLOWED_WORKLOADS_PROPERTY, isWorkload, podSpecOf, unlessAllowedWorkload } from "../lib/kubernetes";
+import { ALLOWED_WORKLOADS_PROPERTY, isWorkload, unlessAllowedWorkload } from "../lib/kubernetes";
 
 const NAMESPACES = [
   ["hostNetwork", "the node's network namespace"],
@@ -14,14 +14,14 @@ export const noHostNamespaces = resourceRule({
   description: "No workload shares the node's network, PID or IPC namespace (hostNetwork/hostPID/hostIPC) unless it is in allowedWorkloads.",
   appliesTo: isWorkload,
   configProperties: ALLOWED_WORKLOADS_PROPERTY,
-  check: (args, config) => {
-    const pod = podSpecOf(args.type, args.props);
-    if (!pod) return [];
-    const findings: Finding[] = NAMESPACES.filter(([field]) => pod.spec[field] === true).map(([field, what]) => ({
-      field: `${pod.path}.${field}`,
-      problem: `the pod shares ${what}`,
-      fix: `remove ${field} (or set it to false); a system agent that truly needs it goes in the allowedWorkloads list of k8s-no-host-namespaces`,
-    }));
-    return unlessAllowedWorkload(args, config, findings);
-  },
+  check: (args, config) =>
+    unlessAllowedWorkload(args, config, (pod) =>
+      NAMESPACES.filter(([field]) => pod.spec[field] === true).map(
+        ([field, what]): Finding => ({
+          field: `${pod.path}.${field}`,
+          problem: `the pod shares ${what}`,
+          fix: `remove ${field} (or set it to false); a system agent that truly needs it goes in the allowedWorkloads list of k8s-no-host-namespaces`,
+        }),
+      ),
+    ),
 });

@@ -1,6 +1,6 @@
 // A hostPort binds on every node the pod lands on, bypassing Services and NetworkPolicies.
-import { resourceRule } from "../lib/define";
-import { ALLOWED_WORKLOADS_PROPERTY, describeContainer, forEachContainer, isWorkload, unlessAllowedWorkload } from "../lib/kubernetes";
+import { resourceRule, type Finding } from "../lib/define";
+import { ALLOWED_WORKLOADS_PROPERTY, containersOf, describeContainer, isWorkload, unlessAllowedWorkload } from "../lib/kubernetes";
 
 export const noHostPorts = resourceRule({
   name: "k8s-no-host-ports",
@@ -8,11 +8,9 @@ export const noHostPorts = resourceRule({
   appliesTo: isWorkload,
   configProperties: ALLOWED_WORKLOADS_PROPERTY,
   check: (args, config) =>
-    unlessAllowedWorkload(
-      args,
-      config,
-      forEachContainer(args, (c) =>
-        (Array.isArray(c.container.ports) ? c.container.ports : []).flatMap((port: any, j: number) =>
+    unlessAllowedWorkload(args, config, (pod) =>
+      containersOf(pod).flatMap((c) =>
+        (Array.isArray(c.container.ports) ? c.container.ports : []).flatMap((port: any, j: number): Finding[] =>
           port?.hostPort !== undefined && port.hostPort !== null && port.hostPort !== 0
             ? [
                 {

@@ -1,14 +1,14 @@
 // A writable root filesystem lets an intruder drop tools and persist changes inside the container.
 import { resourceRule } from "../lib/define";
-import { describeContainer, forEachContainer, isWorkload } from "../lib/kubernetes";
+import { describeContainer, forEachContainer, isWorkload, patchOmits } from "../lib/kubernetes";
 
 export const readOnlyRootFilesystem = resourceRule({
   name: "k8s-read-only-root-filesystem",
   description: "Every container of a workload mounts its root filesystem read-only (securityContext.readOnlyRootFilesystem: true).",
   appliesTo: isWorkload,
   check: (args) =>
-    forEachContainer(args, (c) =>
-      c.container.securityContext?.readOnlyRootFilesystem === true
+    forEachContainer(args, (c, pod) =>
+      c.container.securityContext?.readOnlyRootFilesystem === true || patchOmits(pod, c.container.securityContext?.readOnlyRootFilesystem)
         ? []
         : [
             {

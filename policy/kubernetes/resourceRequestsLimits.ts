@@ -1,7 +1,7 @@
 // Without requests the scheduler overcommits nodes; without a memory limit one leak takes the node's
 // memory and the kernel OOM-kills neighbours. (A CPU limit only throttles, so it is not required.)
 import { resourceRule, type Finding } from "../lib/define";
-import { describeContainer, forEachContainer, isWorkload } from "../lib/kubernetes";
+import { describeContainer, forEachContainer, isWorkload, patchOmits } from "../lib/kubernetes";
 
 const REQUIRED = [
   ["requests", "cpu"],
@@ -19,8 +19,8 @@ export const resourceRequestsLimits = resourceRule({
   check: (args) =>
     forEachContainer(
       args,
-      (c) =>
-        REQUIRED.filter(([section, key]) => !isSet(c.container.resources?.[section]?.[key])).map(
+      (c, pod) =>
+        REQUIRED.filter(([section, key]) => !isSet(c.container.resources?.[section]?.[key]) && !patchOmits(pod, c.container.resources?.[section]?.[key])).map(
           ([section, key]): Finding => ({
             field: `${c.path}.resources.${section}.${key}`,
             problem: `${describeContainer(c)} sets no ${key} ${section === "requests" ? "request" : "limit"}`,

@@ -1,6 +1,6 @@
 // LoadBalancer and NodePort Services open a port on every node or the LAN, around the Ingress and its TLS.
 import { resourceRule } from "../lib/define";
-import { isK8sKind, namesOf } from "../lib/kubernetes";
+import { forEachObject, isK8sKind } from "../lib/kubernetes";
 
 const EXPOSED = ["LoadBalancer", "NodePort"];
 
@@ -17,16 +17,18 @@ export const serviceTypeAllowlist = resourceRule({
     },
   },
   check: (args, config) => {
-    const type = args.props?.spec?.type;
-    if (typeof type !== "string" || !EXPOSED.includes(type)) return [];
     const allowed = Array.isArray(config.allowedServices) ? (config.allowedServices as unknown[]) : [];
-    if (namesOf(args).some((n) => allowed.includes(n))) return [];
-    return [
-      {
-        field: "spec.type",
-        problem: `the Service is of type ${type}, exposing it outside the cluster, and is not in allowedServices`,
-        fix: `use type ClusterIP and route to it through the Ingress, or add "${args.props?.metadata?.name ?? args.name}" to allowedServices of k8s-service-type-allowlist in the stack's policy config`,
-      },
-    ];
+    return forEachObject(args, (o) => {
+      const type = o.props.spec?.type;
+      if (typeof type !== "string" || !EXPOSED.includes(type)) return [];
+      if (o.names.some((n) => allowed.includes(n))) return [];
+      return [
+        {
+          field: `${o.prefix}spec.type`,
+          problem: `the Service is of type ${type}, exposing it outside the cluster, and is not in allowedServices`,
+          fix: `use type ClusterIP and route to it through the Ingress, or add "${o.props.metadata?.name ?? args.name}" to allowedServices of k8s-service-type-allowlist in the stack's policy config`,
+        },
+      ];
+    });
   },
 });

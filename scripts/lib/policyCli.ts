@@ -3,7 +3,7 @@ import * as fs from "node:fs";
 import { parseArgs } from "node:util";
 import { allPolicies } from "../../policy/policies.ts";
 import { readEnforcementConfig, renderReport, runPolicies, type PlanResource } from "./policyRunner.js";
-import { policyTable } from "./policyTable.js";
+import { podSecurityTable, policyTable } from "./policyTable.js";
 import type { Output } from "./synthCli.js";
 import { enforcementConfigFile } from "./synthesize.js";
 
@@ -18,7 +18,7 @@ export async function policyMain(argv: string[], io: Output = console): Promise<
     return 64;
   }
   if (parsed.values.table) {
-    io.log(policyTable()); // the README's rule table
+    io.log(`${policyTable()}\n\n${podSecurityTable()}`); // the README's rule and Pod Security Standards tables
     return 0;
   }
   const [planFile, ...rest] = parsed.positionals;
