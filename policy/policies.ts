@@ -1,6 +1,6 @@
 // Every policy of the pack, as plain objects. Tests and the offline runner import this file;
 // only ./index.ts wraps them in a PolicyPack (whose constructor starts a server).
-import type { ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import type { EnforcementLevel, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
 import { kubernetesPolicies } from "./kubernetes";
 import { proxmoxPolicies } from "./proxmox";
 import { remoteCommandPolicies } from "./remote";
@@ -18,3 +18,6 @@ export const allPolicies: Array<ResourceValidationPolicy | StackValidationPolicy
   ...stackPolicies,
   ...nodePolicies,
 ];
+
+/** The pack's level: what a rule runs at when the config names neither it nor `all`. */
+export const PACK_ENFORCEMENT_LEVEL: EnforcementLevel = "advisory";

@@ -23,6 +23,12 @@ export interface PolicyConfig {
   [key: string]: unknown;
 }
 
+/** The levels the engine accepts in `--policy-pack-config` (any other value is an error there). */
+export const ENFORCEMENT_LEVELS = ["advisory", "mandatory", "remediate", "disabled"] as const;
+
+/** The shortest reason an exemption may give, in characters (Unicode code points, as JSON Schema counts). */
+export const MIN_REASON_LENGTH = 10;
+
 const EXEMPTIONS_PROPERTY = {
   type: "array",
   default: [],
@@ -30,9 +36,55 @@ const EXEMPTIONS_PROPERTY = {
     type: "object",
     additionalProperties: false,
     required: ["resource", "reason"],
-    properties: { resource: { type: "string", minLength: 1 }, reason: { type: "string", minLength: 10 } },
+    properties: { resource: { type: "string", minLength: 1 }, reason: { type: "string", minLength: MIN_REASON_LENGTH } },
   },
 };
+
+const configSchemaOf = (extra: Record<string, unknown> | undefined) =>
+  ({ properties: { exemptions: EXEMPTIONS_PROPERTY, ...(extra ?? {}) } }) as unknown as PolicyConfigSchema;
+
+/** Levenshtein distance, for did-you-mean hints. */
+function distance(a: string, b: string): number {
+  let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const current = [i];
+    for (let j = 1; j <= b.length; j++) current.push(Math.min(previous[j]! + 1, current[j - 1]! + 1, previous[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1)));
+    previous = current;
+  }
+  return previous[b.length]!;
+}
+
+/** The candidate `word` most likely misspells (at most a third of its letters off), if any. */
+export function closest(word: string, candidates: readonly string[]): string | undefined {
+  let best: { candidate: string; d: number } | undefined;
+  for (const candidate of candidates) {
+    const d = distance(word.toLowerCase(), candidate.toLowerCase());
+    if (d <= Math.max(2, Math.floor(candidate.length / 3)) && (!best || d < best.d)) best = { candidate, d };
+  }
+  return best?.candidate;
+}
+
+/**
+ * Keys of a rule's config its schema does not define, as `[key, problem]` pairs. The engine checks
+ * a rule's config against the schema's `properties` and `required` only, so a misspelt setting
+ * (`exemption`, `allowedWorkload`) would pass and the rule would silently run on its defaults.
+ */
+export function unknownConfigKeys(schema: PolicyConfigSchema | undefined, config: Record<string, unknown>): Array<[string, string]> {
+  const known = Object.keys(schema?.properties ?? {});
+  return Object.keys(config)
+    .filter((key) => !known.includes(key))
+    .map((key) => {
+      const hint = closest(key, known);
+      return [key, `is not a setting of this rule (${hint ? `did you mean ${hint}?` : `settings: ${known.join(", ")}`})`];
+    });
+}
+
+/** The rule's config; a key it does not define stops the run (the engine would let it through). */
+function ruleConfig(name: string, schema: PolicyConfigSchema, config: PolicyConfig): PolicyConfig {
+  const unknown = unknownConfigKeys(schema, config);
+  if (unknown.length > 0) throw new Error(`policy config: ${unknown.map(([key, problem]) => `${name}.${key}: ${problem}`).join("; ")}`);
+  return config;
+}
 
 /** A finding: which field is wrong, what is wrong with it, and how to fix it. */
 export interface Finding {
@@ -44,8 +96,28 @@ export interface Finding {
 export const formatViolation = (resource: { name: string; type: string }, f: Finding) =>
   `${resource.name} (${resource.type}): ${f.field}: ${f.problem}. Fix: ${f.fix}`;
 
+/**
+ * The exemption of this resource (by URN or logical name), if any. Only a well-formed exemption
+ * counts: both the engine and the offline runner reject a malformed one before any rule runs, and
+ * should one get past them anyway, the rule still reports the violation.
+ */
 function exemptionFor(config: PolicyConfig | undefined, urn: string, name: string): Exemption | undefined {
-  return config?.exemptions?.find((e) => e.resource === urn || e.resource === name);
+  const exemptions: unknown[] = Array.isArray(config?.exemptions) ? config.exemptions : [];
+  return exemptions.filter(isExemption).find((e) => e.resource === urn || e.resource === name);
+}
+
+function isExemption(e: unknown): e is Exemption {
+  const { resource, reason } = (e ?? {}) as Partial<Exemption>;
+  return typeof resource === "string" && resource !== "" && typeof reason === "string" && [...reason].length >= MIN_REASON_LENGTH;
+}
+
+/**
+ * Where the offline runner collects the exemptions a stack rule applied (a stack rule cannot
+ * report one resource as not applicable). The engine passes no such hook: there the exempted
+ * findings are simply not reported, exactly as offline.
+ */
+export interface ExemptionSink {
+  exempted?: (resource: PolicyResource, reason: string) => void;
 }
 
 export interface ResourceRuleSpec {
@@ -60,13 +132,15 @@ export interface ResourceRuleSpec {
 }
 
 export function resourceRule(spec: ResourceRuleSpec): ResourceValidationPolicy {
+  const configSchema = configSchemaOf(spec.configProperties);
   return {
     name: spec.name,
     description: spec.description,
-    configSchema: { properties: { exemptions: EXEMPTIONS_PROPERTY, ...(spec.configProperties ?? {}) } } as unknown as PolicyConfigSchema,
+    configSchema,
     validateResource: (args: ResourceValidationArgs, report: ReportViolation) => {
+      // The config first: a bad one fails every resource, not only those the rule judges.
+      const config = ruleConfig(spec.name, configSchema, args.getConfig<PolicyConfig>());
       if (!spec.appliesTo(args.type)) args.notApplicable(`${spec.name} does not judge ${args.type}`);
-      const config = args.getConfig<PolicyConfig>();
       const exemption = exemptionFor(config, args.urn, args.name);
       if (exemption) args.notApplicable(`exempt: ${exemption.reason}`);
       for (const finding of spec.check(args, config)) report(formatViolation(args, finding));
@@ -87,15 +161,20 @@ export interface StackRuleSpec {
 }
 
 export function stackRule(spec: StackRuleSpec): StackValidationPolicy {
+  const configSchema = configSchemaOf(spec.configProperties);
   return {
     name: spec.name,
     description: spec.description,
-    configSchema: { properties: { exemptions: EXEMPTIONS_PROPERTY, ...(spec.configProperties ?? {}) } } as unknown as PolicyConfigSchema,
+    configSchema,
     validateStack: (args: StackValidationArgs, report: ReportViolation) => {
-      const config = args.getConfig<PolicyConfig>();
+      const config = ruleConfig(spec.name, configSchema, args.getConfig<PolicyConfig>());
       for (const finding of spec.check(args.resources, config, args)) {
         const at = finding.resource;
-        if (at && exemptionFor(config, at.urn, at.name)) continue;
+        const exemption = at && exemptionFor(config, at.urn, at.name);
+        if (at && exemption) {
+          (args as StackValidationArgs & ExemptionSink).exempted?.(at, exemption.reason);
+          continue;
+        }
         report(formatViolation(at ?? { name: "stack", type: "pulumi:pulumi:Stack" }, finding), at?.urn);
       }
     },

@@ -1,13 +1,13 @@
 // Runs the policy pack's policies (never the pack itself: its constructor starts a server) over a
-// captured plan, with the same per-stack enforcement config the CLI takes (--policy-pack-config).
-import type {
-  EnforcementLevel,
-  PolicyResource,
-  ResourceValidationArgs,
-  ResourceValidationPolicy,
-  StackValidationPolicy,
-} from "@pulumi/policy";
-import * as fs from "node:fs";
+// captured plan, with the same per-stack enforcement config the CLI takes (--policy-pack-config),
+// read and checked by ./policyConfig.ts with the engine's semantics.
+import type { PolicyResource, ResourceValidationArgs, ResourceValidationPolicy, StackValidationPolicy } from "@pulumi/policy";
+import type { ExemptionSink } from "../../policy/lib/define.ts";
+import { assertPolicyConfig, levelOf, policyConfig, type EnforcementConfig, type Policy } from "./policyConfig.js";
+
+export { levelOf, loadPolicyConfig, policyConfig, PolicyConfigError, type EnforcementConfig, type Policy } from "./policyConfig.js";
+/** The old name of loadPolicyConfig (same function: reads and validates). */
+export { loadPolicyConfig as readEnforcementConfig } from "./policyConfig.js";
 
 /** The fields of a plan resource the policies read (plan.json `resources[]` or a fixture). */
 export interface PlanResource {
@@ -22,10 +22,6 @@ export interface PlanResource {
   additionalSecretOutputs?: string[];
   inputs: Record<string, unknown>;
 }
-
-export type Policy = ResourceValidationPolicy | StackValidationPolicy;
-/** `--policy-pack-config` JSON: `all` and per-policy levels, per-policy config objects. */
-export type EnforcementConfig = Record<string, EnforcementLevel | ({ enforcementLevel?: EnforcementLevel } & Record<string, unknown>)>;
 
 export interface Violation {
   policy: string;
@@ -51,27 +47,6 @@ class NotApplicable extends Error {
 }
 
 const isResourcePolicy = (p: Policy): p is ResourceValidationPolicy => "validateResource" in p;
-
-/** A policy's level under `config`: its own entry, else `all`, else its default, else advisory. */
-export function levelOf(policy: Policy, config: EnforcementConfig): EnforcementLevel {
-  const entry = config[policy.name];
-  const all = config.all;
-  const explicit = typeof entry === "string" ? entry : entry?.enforcementLevel;
-  const allLevel = typeof all === "string" ? all : all?.enforcementLevel;
-  return explicit ?? allLevel ?? policy.enforcementLevel ?? "advisory";
-}
-
-/** The policy's config: schema defaults, overridden by its entry in the enforcement config. */
-export function policyConfig(policy: Policy, config: EnforcementConfig = {}): Record<string, unknown> {
-  const defaults = Object.fromEntries(
-    Object.entries(policy.configSchema?.properties ?? {})
-      .filter(([, schema]) => (schema as { default?: unknown }).default !== undefined)
-      .map(([key, schema]) => [key, structuredClone((schema as { default: unknown }).default)]),
-  );
-  const entry = config[policy.name];
-  const { enforcementLevel: _level, ...own } = typeof entry === "object" && entry !== null ? entry : {};
-  return { ...defaults, ...own };
-}
 
 const typeToken = (cls: unknown): string | undefined => (cls as { __pulumiType?: string }).__pulumiType;
 const matchesType = (type: string, cls: unknown) => {
@@ -146,41 +121,52 @@ export async function runResourcePolicy(policy: ResourceValidationPolicy, resour
   return { violations };
 }
 
+export interface StackRun {
+  violations: { message: string; urn?: string }[];
+  /** Findings left out by an exemption, with its reason (absent when none was). */
+  exempted?: { resource: string; reason: string }[];
+  notApplicable?: string;
+}
+
 /** One stack policy over a set of resources. */
-export async function runStackPolicy(
-  policy: StackValidationPolicy,
-  resources: readonly PlanResource[],
-  config: EnforcementConfig = {},
-): Promise<{ violations: { message: string; urn?: string }[]; notApplicable?: string }> {
+export async function runStackPolicy(policy: StackValidationPolicy, resources: readonly PlanResource[], config: EnforcementConfig = {}): Promise<StackRun> {
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   const seen = new Map<string, PolicyResource>();
-  const violations: { message: string; urn?: string }[] = [];
-  const args = {
+  const violations: StackRun["violations"] = [];
+  const exempted: NonNullable<StackRun["exempted"]> = [];
+  const args: ExemptionSink & Record<string, unknown> = {
     resources: resources.map((r) => toPolicyResource(r, byUrn, seen)),
     stackTags: new Map<string, string>(),
     getConfig: () => policyConfig(policy, config),
     notApplicable: (reason?: string): never => {
       throw new NotApplicable(reason ?? "not applicable");
     },
+    exempted: (resource, reason) => exempted.push({ resource: resource.name, reason }),
   };
+  const run = (): StackRun => ({ violations, ...(exempted.length > 0 ? { exempted } : {}) });
   try {
     await policy.validateStack(args as never, (message, urn) => violations.push({ message, ...(urn ? { urn } : {}) }));
   } catch (err) {
-    if (err instanceof NotApplicable) return { violations, notApplicable: err.reason };
+    if (err instanceof NotApplicable) return { ...run(), notApplicable: err.reason };
     throw err;
   }
-  return { violations };
+  return run();
 }
 
-/** Every policy over every resource, at the levels `config` sets. */
+/**
+ * Every policy over every resource, at the levels `config` sets; throws PolicyConfigError before
+ * running anything when the config is not valid.
+ */
 export async function runPolicies(policies: readonly Policy[], resources: readonly PlanResource[], config: EnforcementConfig): Promise<PolicyReport> {
+  assertPolicyConfig(config, policies);
   const report: PolicyReport = { violations: [], exemptions: [], ran: [] };
   const byUrn = new Map(resources.map((r) => [r.urn, r]));
   for (const policy of policies) {
     const level = levelOf(policy, config);
     if (level === "disabled") continue;
     report.ran.push(policy.name);
-    const severity = level === "mandatory" ? "mandatory" : "advisory";
+    // The engine reports a violation of a rule at "remediate" as mandatory (none of ours remediates).
+    const severity = level === "advisory" ? "advisory" : "mandatory";
     if (isResourcePolicy(policy)) {
       for (const resource of resources) {
         const run = await runResourcePolicy(policy, resource, config);
@@ -189,6 +175,7 @@ export async function runPolicies(policies: readonly Policy[], resources: readon
       }
     } else {
       const run = await runStackPolicy(policy, resources, config);
+      for (const e of run.exempted ?? []) report.exemptions.push({ policy: policy.name, ...e });
       for (const v of run.violations) {
         const at = v.urn ? byUrn.get(v.urn) : undefined;
         report.violations.push({ policy: policy.name, level: severity, message: v.message, ...(at ? { urn: at.urn, resource: at.name, type: at.type } : {}) });
@@ -196,10 +183,6 @@ export async function runPolicies(policies: readonly Policy[], resources: readon
     }
   }
   return report;
-}
-
-export function readEnforcementConfig(file: string): EnforcementConfig {
-  return JSON.parse(fs.readFileSync(file, "utf8")) as EnforcementConfig;
 }
 
 /** Violations grouped by policy, mandatory first: what synth and `npm run policy` print. */

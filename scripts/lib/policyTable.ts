@@ -6,10 +6,10 @@ import type { EnforcementLevel } from "@pulumi/policy";
 import { PROJECT_ROOT } from "../../components/bundle.js";
 import { PSS_CONTROLS } from "../../policy/kubernetes/podSecurityStandards.ts";
 import { allPolicies } from "../../policy/policies.ts";
-import { levelOf, readEnforcementConfig, type EnforcementConfig } from "./policyRunner.js";
+import { levelOf, loadPolicyConfig, type EnforcementConfig } from "./policyRunner.js";
 
 const STACKS = ["dev", "staging", "prod"];
-const stackConfigs = () => STACKS.map((s) => readEnforcementConfig(path.join(PROJECT_ROOT, "policy", "config", `${s}.json`)));
+const stackConfigs = () => STACKS.map((s) => loadPolicyConfig(path.join(PROJECT_ROOT, "policy", "config", `${s}.json`), `policy/config/${s}.json`));
 
 export function policyTable(): string {
   const configs = stackConfigs();

@@ -81,7 +81,7 @@ export async function synthMain(argv: string[], io: Output = console): Promise<n
   const started = performance.now();
   const result = await synthesize(stackConfig, values.out);
   if (!result.ok) {
-    io.error(`${path.relative(process.cwd(), file) || file}: ${formatProblems(result.problems)}`);
+    io.error(result.policyConfig ? result.problems.join("\n") : `${path.relative(process.cwd(), file) || file}: ${formatProblems(result.problems)}`);
     return 2;
   }
   for (const warning of result.warnings) io.error(`warning: ${warning}`);

@@ -6,7 +6,7 @@ import { SECRET_KEYS } from "../../components/config/schema.js";
 import { PROJECT_ROOT } from "../../components/bundle.js";
 import { allPolicies } from "../../policy/policies.ts";
 import { canary, runProgram, type CapturedResource } from "./mockedProgram.js";
-import { readEnforcementConfig, runPolicies, type PolicyReport } from "./policyRunner.js";
+import { loadPolicyConfig, PolicyConfigError, runPolicies, type EnforcementConfig, type PolicyReport } from "./policyRunner.js";
 import type { StackConfig } from "./stackFile.js";
 
 export interface Plan {
@@ -25,7 +25,8 @@ export interface PolicyCheck {
 
 export type SynthResult =
   | { ok: true; plan: Plan; outDir: string; missingSecrets: string[]; policy: PolicyCheck; warnings: string[] }
-  | { ok: false; problems: string[] };
+  /** `policyConfig`: the problems are the policy config's, each line naming its file. */
+  | { ok: false; problems: string[]; policyConfig?: true };
 
 /** The per-stack enforcement config for a security level; the strictest when the level is unknown. */
 export function enforcementConfigFile(level: unknown): string {
@@ -33,16 +34,16 @@ export function enforcementConfigFile(level: unknown): string {
   return path.join(PROJECT_ROOT, "policy", "config", `${known}.json`);
 }
 
-export async function checkPolicies(resources: Plan["resources"], level: unknown): Promise<PolicyCheck> {
-  const config = enforcementConfigFile(level);
-  return { config: path.relative(PROJECT_ROOT, config), report: await runPolicies(allPolicies, resources, readEnforcementConfig(config)) };
+export interface SynthOptions {
+  /** The policy config to apply instead of policy/config/<security level>.json. */
+  policyConfig?: string;
 }
 
 const FAKES =
   "Offline synth under Pulumi mocks: ids starting with 'fake-', SSH host public keys and VM addresses reported by providers are fake; " +
   "secrets the run could not read appear as canaries (secret:NAME in angle brackets) and are redacted as [secret] wherever they are marked secret.";
 
-export async function synthesize(stackConfig: StackConfig, outRoot: string): Promise<SynthResult> {
+export async function synthesize(stackConfig: StackConfig, outRoot: string, options: SynthOptions = {}): Promise<SynthResult> {
   // User secrets cannot be decrypted offline: canaries stand in for them (and must never leak).
   const config = { ...stackConfig.values };
   const secretKeys = [...stackConfig.encrypted];
@@ -59,6 +60,16 @@ export async function synthesize(stackConfig: StackConfig, outRoot: string): Pro
   // The check the program itself runs first (loadSpec), here before anything is written.
   const validation = checkConfig(config, (key) => secretKeys.includes(key));
   if (!validation.ok) return { ok: false, problems: validation.problems };
+  // The policy config is checked before anything runs or is written, like the stack file.
+  const configFile = options.policyConfig ?? enforcementConfigFile(validation.spec.security.level);
+  const configName = path.relative(PROJECT_ROOT, configFile).startsWith("..") ? configFile : path.relative(PROJECT_ROOT, configFile);
+  let enforcement: EnforcementConfig;
+  try {
+    enforcement = loadPolicyConfig(configFile, configName);
+  } catch (err) {
+    if (err instanceof PolicyConfigError) return { ok: false, problems: [...err.problems], policyConfig: true };
+    throw err;
+  }
 
   const outDir = path.join(outRoot, stackConfig.stack);
   fs.rmSync(outDir, { recursive: true, force: true });
@@ -66,7 +77,7 @@ export async function synthesize(stackConfig: StackConfig, outRoot: string): Pro
   const run = await runProgram({ stack: stackConfig.stack, config, secretKeys, bundleRoot: outRoot });
   const plan: Plan = { stack: stackConfig.stack, fakes: FAKES, resources: run.resources, outputs: run.outputs };
   fs.writeFileSync(path.join(outDir, "plan.json"), `${JSON.stringify(plan, null, 2)}\n`);
-  const policy = await checkPolicies(plan.resources, validation.spec.security.level);
+  const policy: PolicyCheck = { config: configName, report: await runPolicies(allPolicies, plan.resources, enforcement) };
   fs.writeFileSync(path.join(outDir, "policy.json"), `${JSON.stringify(policy, null, 2)}\n`);
   return { ok: true, plan, outDir, missingSecrets, policy, warnings: run.warnings };
 }

@@ -747,7 +747,7 @@ describe("k8s-namespace-network-policy (stack)", () => {
   it("honours an exemption of the blamed resource", async () => {
     const stack = COMPLIANT.filter((r) => r.type !== TYPES.NetworkPolicy);
     const config: EnforcementConfig = { "k8s-namespace-network-policy": { exemptions: [{ resource: NS, reason: "flat lab namespace until Cilium lands" }] } };
-    expect(await runStackPolicy(policy, stack, config)).toEqual({ violations: [] });
+    expect(await runStackPolicy(policy, stack, config)).toEqual({ violations: [], exempted: [{ resource: NS, reason: "flat lab namespace until Cilium lands" }] });
   });
 });
 
