@@ -136,6 +136,33 @@ describe("a bad policy config stops the run: exit 2, one line per problem", () =
   });
 });
 
+describe("README", () => {
+  const readme = fs.readFileSync(path.join(PROJECT_ROOT, "README.md"), "utf8");
+
+  it("its example problem lines are the ones the check prints", () => {
+    const config = {
+      all: "mandatry",
+      "k8s-no-host-namespace": "mandatory",
+      "proxmox-nic-firewall": { allowedVlans: ["ten"] },
+      "k8s-no-host-namespaces": { exemptions: [{ resource: "ceph-csi-rbd-nodeplugin", reason: "x" }] },
+    };
+    const lines = policyConfigProblems(config).map((p) => `  policy/config/prod.json: ${p}`);
+    expect(lines).toHaveLength(4);
+    expect(readme).toContain(lines.join("\n"));
+  });
+
+  it("installs the pack's dependencies before every engine run it shows", () => {
+    const blocks = [...readme.matchAll(/```sh\n([\s\S]*?)```/g)].map((m) => m[1]!);
+    const engineRuns = blocks.filter((b) => b.includes("--policy-pack policy"));
+    expect(engineRuns.length).toBeGreaterThanOrEqual(2);
+    for (const block of engineRuns) {
+      const install = block.indexOf("npm ci --prefix policy");
+      expect(install, block).toBeGreaterThanOrEqual(0);
+      expect(install, block).toBeLessThan(block.indexOf("--policy-pack policy"));
+    }
+  });
+});
+
 describe("the committed configs", () => {
   it("are the ones --check and synth read", () => {
     expect(committedPolicyConfigs().map((f) => path.basename(f))).toEqual(["dev.json", "prod.json", "staging.json"]);
