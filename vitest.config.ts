@@ -8,5 +8,8 @@ export default defineConfig({
     hookTimeout: 120_000,
     // Each file runs the Pulumi SDK under mocks in its own process: the SDK keeps global state.
     pool: "forks",
+    // Every nix command the tests run only evaluates: no daemon, no build users and a dummy store,
+    // so it needs no writable /nix and the suite passes as any user.
+    env: { NIX_CONFIG: "store = dummy://\nbuild-users-group =" },
   },
 });
