@@ -1,69 +1,173 @@
-// The pull-request workflow parses and names only stacks, configs and paths that exist.
+// The pull-request workflow, run: the `run:` steps of its test and synth jobs execute in a fresh
+// clone of the committed HEAD that holds only the repository (nothing next to it), as an
+// unprivileged user, the way a runner executes them (bash -eo pipefail, a clean environment).
+// Not run here, each for a stated reason (SKIPPED below): steps that need the network or root.
+// The preview job needs the stack secrets, a Pulumi backend and the lab's Proxmox API; only what
+// it references is checked.
+import { spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
+import * as os from "node:os";
 import * as path from "node:path";
-import { describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parse } from "yaml";
 import { PROJECT_ROOT } from "../components/bundle.js";
 
-const workflow = parse(fs.readFileSync(path.join(PROJECT_ROOT, ".github", "workflows", "preview.yml"), "utf8"));
-const exists = (rel: string) => fs.existsSync(path.join(PROJECT_ROOT, rel));
+interface Step {
+  name?: string;
+  uses?: string;
+  run?: string;
+  with?: Record<string, unknown>;
+  env?: Record<string, string>;
+}
+interface Job {
+  steps: Step[];
+  strategy?: { matrix: Record<string, unknown[]> };
+  permissions?: Record<string, string>;
+  environment?: string;
+}
+
+const workflow = parse(fs.readFileSync(path.join(PROJECT_ROOT, ".github", "workflows", "preview.yml"), "utf8")) as {
+  on: Record<string, unknown>;
+  permissions: Record<string, string>;
+  jobs: Record<string, Job>;
+};
 const committedStacks = fs
   .readdirSync(path.join(PROJECT_ROOT, "stacks"))
   .map((f) => /^Pulumi\.(.+)\.yaml$/.exec(f)?.[1])
   .filter((s): s is string => Boolean(s))
   .sort();
 
+/** Steps not run here (matched by their exact text, so a changed step runs until it is listed again). */
+const SKIPPED: Record<string, string> = {
+  "sudo apt-get update && sudo apt-get install -y --no-install-recommends nix-bin shellcheck":
+    "root and the network; the packages are checked against scripts/ensure-tools.sh, whose check runs as the pretest",
+  "npm ci": "the network; the clone's node_modules links this checkout's packages (installed from the same lockfile)",
+  "npm ci --prefix policy": "the network; policy/node_modules is linked the same way when this checkout has it",
+  "npm run typecheck": "time (about 8 s of CPU); .ci/run runs it, and it runs before every merge",
+};
+/** Appended to a step that runs the whole suite: the files that read the repository's layout and
+ * run the root-only scripts, enough to catch a clone that lacks something (this file never nests). */
+const SUITE_FILES = ["test/project.test.ts", "test/node-scripts.test.ts"];
+/** The synth job runs once here, for its strictest stack: the same command runs for the others,
+ * and every committed stack's synth without a mandatory violation is test/policy/pack.test.ts. */
+const SYNTH_STACK = "prod";
+
+const runSteps = (job: string) => workflow.jobs[job]!.steps.filter((s) => s.run !== undefined).map((s) => s.run!.trim());
+const withMatrix = (text: string, stack: string) => text.replaceAll("${{ matrix.stack }}", stack);
+
+let base: string;
+let clone: string;
+/** As root the steps run as nobody, as a runner's user: they must not need root. */
+const asUser = process.getuid!() === 0 ? { uid: 65534, gid: 65534 } : {};
+
+function env(): Record<string, string> {
+  return { PATH: process.env.PATH ?? "/usr/bin:/bin", HOME: path.join(base, "home"), LANG: "C.UTF-8", CI: "true" };
+}
+
+/** One `run:` step the way GitHub's runner runs it: bash -eo pipefail, in the checkout. */
+function runStep(script: string): Promise<{ code: number | null; output: string }> {
+  return new Promise((resolve) => {
+    const child = spawn("bash", ["--noprofile", "--norc", "-eo", "pipefail", "-c", script], { cwd: clone, env: env(), ...asUser });
+    let output = "";
+    child.stdout.on("data", (d) => (output += d));
+    child.stderr.on("data", (d) => (output += d));
+    const timer = setTimeout(() => child.kill("SIGKILL"), 150_000);
+    child.on("close", (code) => {
+      clearTimeout(timer);
+      resolve({ code, output });
+    });
+  });
+}
+
+beforeAll(() => {
+  base = fs.realpathSync(fs.mkdtempSync(path.join(os.tmpdir(), "borg-workflow-")));
+  clone = path.join(base, "borg-collective");
+  // actions/checkout: the committed HEAD only. Nothing but our own home dir sits next to it.
+  const git = spawnSync("git", ["-c", "safe.directory=*", "clone", "--quiet", "--no-hardlinks", PROJECT_ROOT, clone], { encoding: "utf8" });
+  expect(git.status, git.stderr).toBe(0);
+  fs.mkdirSync(path.join(base, "home"));
+  // In place of npm ci: a real node_modules dir (tools write caches into it) linking each package.
+  const modules = fs.realpathSync(path.join(PROJECT_ROOT, "node_modules"));
+  fs.mkdirSync(path.join(clone, "node_modules"));
+  for (const entry of fs.readdirSync(modules)) {
+    if ([".vite", ".vite-temp", ".cache"].includes(entry)) continue;
+    fs.symlinkSync(path.join(modules, entry), path.join(clone, "node_modules", entry));
+  }
+  const policyModules = path.join(PROJECT_ROOT, "policy", "node_modules");
+  if (fs.existsSync(policyModules)) fs.symlinkSync(fs.realpathSync(policyModules), path.join(clone, "policy", "node_modules"));
+  if (asUser.uid !== undefined) {
+    const chown = spawnSync("chown", ["-R", `${asUser.uid}:${asUser.gid}`, base], { encoding: "utf8" });
+    expect(chown.status, chown.stderr).toBe(0);
+  }
+});
+
+afterAll(() => {
+  if (base) fs.rmSync(base, { recursive: true, force: true });
+});
+
 describe(".github/workflows/preview.yml", () => {
-  it("runs on pull requests with test, synth and preview jobs", () => {
+  it("runs on pull requests: test and synth, then preview after both", () => {
     expect(Object.keys(workflow.on)).toEqual(["pull_request"]);
     expect(Object.keys(workflow.jobs).sort()).toEqual(["preview", "synth", "test"]);
-    const testSteps = workflow.jobs.test.steps.map((s: { run?: string }) => s.run).filter(Boolean);
-    expect(testSteps).toContain("npm ci");
-    expect(testSteps.some((r: string) => /^sudo -E env "PATH=\$PATH" npm test$/.test(r))).toBe(true);
+    expect((workflow.jobs.preview as Job & { needs: string[] }).needs).toEqual(["test", "synth"]);
   });
 
-  it.each(["synth", "preview"])("the %s matrix covers exactly the committed stacks", (job) => {
-    expect([...workflow.jobs[job].strategy.matrix.stack].sort()).toEqual(committedStacks);
-    for (const stack of workflow.jobs[job].strategy.matrix.stack) {
-      expect(exists(`stacks/Pulumi.${stack}.yaml`), stack).toBe(true);
-      expect(exists(`policy/config/${stack}.json`), stack).toBe(true);
+  it("the test and synth jobs use no secret (pull requests from forks get none)", () => {
+    for (const job of ["test", "synth"]) expect(JSON.stringify(workflow.jobs[job]), job).not.toMatch(/\$\{\{\s*secrets\./);
+  });
+
+  it("the test job installs exactly the Debian packages the pretest checks for", () => {
+    const ensure = fs.readFileSync(path.join(PROJECT_ROOT, "scripts", "ensure-tools.sh"), "utf8");
+    const wanted = [...ensure.matchAll(/^\s*\[[\w-]+\]=([\w.+-]+)$/gm)].map((m) => m[1]!).sort();
+    expect(wanted.length).toBeGreaterThan(0);
+    const apt = runSteps("test").find((r) => r.includes("apt-get install"))!;
+    expect(apt.split("apt-get install")[1]!.split(/\s+/).filter((w) => w && !w.startsWith("-")).sort()).toEqual(wanted);
+  });
+
+  it("the clone is the committed HEAD alone: nothing next to it, nothing uncommitted in it", () => {
+    expect(fs.readdirSync(base).sort()).toEqual(["borg-collective", "home"]);
+    expect(fs.existsSync(path.join(clone, ".git"))).toBe(true);
+    expect(spawnSync("git", ["-c", "safe.directory=*", "status", "--porcelain", "--ignored=no"], { cwd: clone, encoding: "utf8" }).stdout).toBe("");
+  });
+
+  it("the test job's steps pass in the clean clone, as an unprivileged user", async () => {
+    const steps = runSteps("test");
+    expect(steps.some((r) => /\bnpm test$/.test(r))).toBe(true);
+    for (const step of steps) {
+      if (SKIPPED[step]) continue;
+      const script = /\bnpm test$/.test(step) ? `${step} -- ${SUITE_FILES.join(" ")}` : step;
+      const { code, output } = await runStep(script);
+      expect(code, `${script}\n${output.slice(-3000)}`).toBe(0);
+      if (script !== step) for (const f of SUITE_FILES) expect(output, f).toContain(f);
     }
   });
 
-  it("uploads each stack's synth plan", () => {
-    const steps = workflow.jobs.synth.steps;
-    expect(steps.some((s: { run?: string }) => s.run === "npm run synth -- ${{ matrix.stack }} --out out")).toBe(true);
-    const upload = steps.find((s: { uses?: string }) => s.uses?.startsWith("actions/upload-artifact@"));
-    expect(upload.with.path).toBe("out/${{ matrix.stack }}");
+  it(`the synth job's steps pass (matrix stack ${SYNTH_STACK}) and leave what it uploads`, async () => {
+    const job = workflow.jobs.synth!;
+    expect([...job.strategy!.matrix.stack!].sort()).toEqual(committedStacks);
+    const upload = job.steps.find((s) => s.uses?.startsWith("actions/upload-artifact@"))!;
+    const steps = runSteps("synth").filter((r) => !SKIPPED[r]);
+    expect(steps.length).toBeGreaterThan(0);
+    for (const step of steps) {
+      const { code, output } = await runStep(withMatrix(step, SYNTH_STACK));
+      expect(code, `${step}\n${output.slice(-3000)}`).toBe(0);
+    }
+    const uploaded = path.join(clone, withMatrix(String(upload.with!.path), SYNTH_STACK));
+    expect(fs.readdirSync(uploaded)).toEqual(expect.arrayContaining(["nodes", "plan.json", "policy.json"]));
+    expect(JSON.parse(fs.readFileSync(path.join(uploaded, "plan.json"), "utf8")).stack).toBe(SYNTH_STACK);
   });
 
-  it("grants PR-comment rights only to the preview job, which runs behind a reviewed environment", () => {
+  it("the preview job (not run: secrets, backend, lab) previews exactly the committed stacks, each with its policy config", () => {
+    const job = workflow.jobs.preview!;
+    expect([...job.strategy!.matrix.stack!].sort()).toEqual(committedStacks);
     expect(workflow.permissions).toEqual({ contents: "read" });
-    expect(workflow.jobs.preview.permissions).toEqual({ contents: "read", "pull-requests": "write" });
-    expect(workflow.jobs.preview.environment).toBe("lab-preview");
-  });
-
-  it("previews each stack with diff, a PR comment, the policy pack and that stack's policy config", () => {
-    const step = workflow.jobs.preview.steps.find((s: { uses?: string }) => s.uses?.startsWith("pulumi/actions@"));
-    expect(Number(step.uses.split("@v")[1])).toBeGreaterThanOrEqual(6);
-    expect(step.with).toMatchObject({
-      command: "preview",
-      "stack-name": "${{ matrix.stack }}",
-      diff: true,
-      "comment-on-pr": true,
-      policyPacks: "policy",
-      policyPackConfigs: "policy/config/${{ matrix.stack }}.json",
-      "cloud-url": "${{ secrets.PULUMI_BACKEND_URL }}",
-    });
-    expect(step.env.PULUMI_CONFIG_PASSPHRASE).toBe("${{ secrets.PULUMI_CONFIG_PASSPHRASE }}");
-    expect(exists(`${step.with.policyPacks}/PulumiPolicy.yaml`)).toBe(true);
-  });
-
-  it("every local path a step uses exists", () => {
-    const text = JSON.stringify(workflow);
-    for (const rel of text.match(/\b(?:policy|stacks|out)\/[^\s"$]*/g) ?? []) {
-      if (rel.startsWith("out/")) continue; // produced by the job itself
-      expect(exists(rel.replace(/\/$/, "")) || rel.endsWith("/"), rel).toBe(true);
+    expect(job.permissions).toEqual({ contents: "read", "pull-requests": "write" });
+    expect(job.environment).toBe("lab-preview");
+    const step = job.steps.find((s) => s.uses?.startsWith("pulumi/actions@"))!;
+    expect(step.with).toMatchObject({ command: "preview", "stack-name": "${{ matrix.stack }}", policyPacks: "policy" });
+    expect(fs.existsSync(path.join(clone, String(step.with!.policyPacks), "PulumiPolicy.yaml"))).toBe(true);
+    for (const stack of committedStacks) {
+      expect(fs.existsSync(path.join(clone, withMatrix(String(step.with!.policyPackConfigs), stack))), stack).toBe(true);
     }
   });
 });
