@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Collective } from "./components/collective.js";
 import { loadSpec, requireSecret } from "./components/config/load.js";
+import { K3s } from "./components/services/k3s.js";
 
 // Validation runs before the first resource: an invalid stack registers nothing.
 const spec = loadSpec();
@@ -19,3 +20,9 @@ export const securityLevel = spec.security.level;
 export const nodes = collective.summary();
 export const queenAddress = spec.nodes.find((n) => n.role === "queen")!.address;
 export const knownHosts = collective.knownHosts;
+
+// K3s (when enabled): the admin kubeconfig (secret: `pulumi stack output --show-secrets kubeconfig`)
+// and the API URL it points at.
+const k3s = collective.services.find((s): s is K3s => s instanceof K3s);
+export const kubeconfig = k3s?.kubeconfig;
+export const k3sApiUrl = k3s?.apiUrl;

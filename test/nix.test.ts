@@ -378,7 +378,7 @@ describe("node.json -> borg.* mapping (nix/lib/node-options.nix)", () => {
         inherit (m) borg assertions;
         stateVersion = m.system.stateVersion;
       }`) as { imports: string[]; borg: Record<string, any>; assertions: unknown[]; stateVersion: string };
-    expect(top.imports).toEqual(["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix"]);
+    expect(top.imports).toEqual(["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix", "k3s.nix"]);
     // node.json as buildBundle renders it maps exactly as the raw sample does.
     expect(top.borg).toEqual(evalMapping(nodeFile("drone-cfg", sampleNode)));
     expect(top.stateVersion).toBe("24.11");
@@ -406,7 +406,7 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
     const r = runHarness(nodeFile("drone-h", sampleNode));
     expect(r.problems).toEqual([]);
     expect(r.evaluated).toBe(true);
-    expect(r.modules).toEqual(["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix"]);
+    expect(r.modules).toEqual(["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix", "k3s.nix"]);
     const o = r.out;
     expect(o.hostName).toBe("drone-1");
     expect(o.role).toBe("drone");

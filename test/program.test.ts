@@ -78,7 +78,9 @@ describe("deploy steps", () => {
   it.each(STACKS)("%s: every remote connection pins a host key and uses key auth with bounded dials", (stack) => {
     const s = runs[stack]!;
     const remote = s.plan.resources.filter((r) => r.type.startsWith("command:remote:"));
-    expect(remote.length).toBe(nodeNames(s).length * STEPS.length);
+    // Every node's deploy steps, plus service guards and gates (which connect the same way).
+    for (const node of nodeNames(s)) for (const step of STEPS) expect(s.byName(`${node}-nixos-${step}`).type).toMatch(/^command:remote:/);
+    expect(remote.length).toBeGreaterThanOrEqual(nodeNames(s).length * STEPS.length);
     for (const r of remote) {
       const connection = r.inputs.connection as Record<string, unknown>;
       expect(connection.hostKey, `${r.name} hostKey`).toBeTruthy();
@@ -93,7 +95,8 @@ describe("deploy steps", () => {
     const s = runs.prod!;
     const confirm = s.byName("drone-1-nixos-confirm");
     expect(confirm.type).toBe("command:remote:Command");
-    expect(confirm.inputs.create).toMatch(/^sudo -n bash \/var\/lib\/borg\/bundles\/[0-9a-f]{64}\/node-scripts\/confirm\.sh drone-1 [0-9a-f]{64} '(urn:pulumi:[^']+)'$/);
+    // A failed confirm also names the service guards it leaves in place (e.g. a cordoned node).
+    expect(confirm.inputs.create).toMatch(/^sudo -n bash \/var\/lib\/borg\/bundles\/[0-9a-f]{64}\/node-scripts\/confirm\.sh drone-1 [0-9a-f]{64} '(urn:pulumi:[^']+)'( \|\| \{ echo '[^']*guards left in place[^']*' >&2; exit 1; \})?$/);
     expect(String(confirm.inputs.create).split("'")[1]).toBe(s.byName("drone-1-nixos-activate").urn);
     expect(s.byName("drone-1-nixos-activate").inputs.create).toMatch(/activate\.sh drone-1 [0-9a-f]{64} \S+ 180$/);
   });
@@ -120,16 +123,20 @@ describe("deploy steps", () => {
     const keys = run.outputs.nodes as Record<string, { hostKey: string }>;
     expect(keys["edge-pi"]!.hostKey).toBe(stackValues("prod").edgePi.hostKey);
     const remote = run.resources.filter((r) => r.type.startsWith("command:remote:"));
-    expect(remote).toHaveLength(25);
+    expect(remote.length).toBeGreaterThanOrEqual(25);
+    const addresses = run.outputs.nodes as Record<string, { address: string }>;
     for (const r of remote) {
-      const node = r.name.replace(/-nixos-[a-z]+$/, "");
       const connection = r.inputs.connection as Record<string, unknown>;
-      expect(connection.hostKey, r.name).toBe(keys[node]!.hostKey);
+      // Deploy steps connect to their own node; guards and gates to the node they run on: either
+      // way the address and the pinned key belong to one and the same node.
+      const node = Object.keys(addresses).find((n) => addresses[n]!.address === connection.host);
+      expect(node, r.name).toBeDefined();
+      if (/-nixos-(ready|bundle|secrets|activate|confirm)$/.test(r.name)) expect(r.name.startsWith(`${node}-nixos-`), r.name).toBe(true);
+      expect(connection.hostKey, r.name).toBe(keys[node!]!.hostKey);
       expect(connection.hostKey, r.name).toMatch(/^ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAI[A-Za-z0-9+/]{43}=?$/);
       expect(connection.privateKey).toBe("<secret:borg:sshPrivateKey>");
       expect(connection.user).toBe("borg");
-      expect(connection.host, r.name).toBe(run.outputs.nodes && (run.outputs.nodes as Record<string, { address: string }>)[node]!.address);
-      const [limit, timeout] = r.name.endsWith("-ready") ? [30, 10] : [5, 15];
+      const [limit, timeout] = r.name.endsWith("-nixos-ready") ? [30, 10] : [5, 15];
       expect([connection.dialErrorLimit, connection.perDialTimeout], r.name).toEqual([limit, timeout]);
     }
     // distinct keys per VM: a key mix-up between nodes would be a MITM opening
@@ -165,7 +172,10 @@ describe("triggers", () => {
       .filter((r) => triggersOf(changed, r.name) !== triggersOf(before, r.name))
       .map((r) => r.name)
       .sort();
-    expect(differs).toEqual(STEPS.map((step) => `drone-2-nixos-${step}`).sort());
+    // Its own steps and switch guards, its K3s server's /readyz (prod runs three servers), and
+    // the K3s gate that checks its (new) labels.
+    expect(differs.filter((n) => n.startsWith("drone-2-nixos-guard-"))).toEqual(["drone-2-nixos-guard-k3s-after", "drone-2-nixos-guard-k3s-before"]);
+    expect(differs.filter((n) => !n.startsWith("drone-2-nixos-guard-"))).toEqual([...STEPS.map((step) => `drone-2-nixos-${step}`), "borg-k3s-nodes-ready", "borg-k3s-ready-drone-2"].sort());
   });
 });
 
@@ -182,7 +192,11 @@ describe("changes that touch every node", () => {
 
 describe("rollout lanes", () => {
   const activateWaitsFor = (s: Synth, node: string) =>
-    s.byName(`${node}-nixos-activate`).dependencies.map(s.nameOf).filter((n) => n.endsWith("-nixos-confirm"));
+    s.byName(`${node}-nixos-activate`).dependencies
+      .map(s.nameOf)
+      // A node is deployed once its confirm and its guards' `after` steps (back to health) passed.
+      .filter((n) => /-nixos-(confirm|guard-[a-z0-9]+-after)$/.test(n))
+      .map((n) => n.replace(/-nixos-(confirm|guard-[a-z0-9]+-after)$/, "-nixos-confirm"));
 
   it("prod (maxParallel 1): quorum nodes switch one at a time; the Pi does not wait", () => {
     const s = runs.prod!;

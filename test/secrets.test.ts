@@ -99,7 +99,13 @@ describe("node bundles", () => {
       capabilities: ["gpu", "high-memory"],
       storage: { osdDevice: "/dev/vdb" },
       ssh: { user: "borg", hostKeyFile: "/var/lib/borg/secrets/ssh_host_ed25519_key" },
-      secrets: { dir: "/var/lib/borg/secrets", files: [{ name: "ssh_host_ed25519_key", owner: "root", group: "root" }] },
+      secrets: {
+        dir: "/var/lib/borg/secrets",
+        files: [
+          { name: "ssh_host_ed25519_key", owner: "root", group: "root" },
+          { name: "k3s-agent-token", owner: "root", group: "root" },
+        ],
+      },
     });
     expect(drone.peers.map((p: { name: string }) => p.name)).toEqual(["queen", "drone-1", "drone-2", "edge-pi"]);
     const pi = JSON.parse(fs.readFileSync(path.join(s.outDir, "nodes", "edge-pi", "node.json"), "utf8"));

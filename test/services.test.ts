@@ -19,7 +19,7 @@ describe("service roles per node", () => {
   it("the queen: Ceph mon + mgr, K3s server, Consul server with UI, NATS leaf hub, MQTT broker", () => {
     const q = servicesOf(prod, "queen");
     expect(q.ceph).toMatchObject({ enable: true, monitor: true, manager: true, osdDevice: null });
-    expect(q.k3s).toMatchObject({ enable: true, role: "server", serverAddr: null, version: "v1.31.4+k3s1" });
+    expect(q.k3s).toMatchObject({ enable: true, role: "server", serverAddr: null, version: "v1.36.3+k3s1" });
     expect(q.consul).toMatchObject({ enable: true, server: true, bootstrapExpect: 3, ui: true, retryJoin: ["10.42.0.11", "10.42.0.12"] });
     expect(q.consul.acl).toMatchObject({ enabled: true, defaultPolicy: "deny" });
     expect(q.nats).toMatchObject({ jetstream: true, leafnodeHub: true, tls: true, authorization: { required: true } });
@@ -33,7 +33,7 @@ describe("service roles per node", () => {
   it("a drone: OSD on its extra disk, K3s agent joining the queen, capabilities as labels, JetStream only if a peer", () => {
     const d3 = servicesOf(prod, "drone-3");
     expect(d3.ceph).toMatchObject({ enable: true, monitor: false, manager: false, osdDevice: "/dev/vdb" });
-    expect(d3.k3s).toMatchObject({ role: "agent", serverAddr: "https://10.42.0.10:6443", nodeLabels: { "borg.io/gpu": "true", "borg.io/high-memory": "true" } });
+    expect(d3.k3s).toMatchObject({ role: "agent", serverAddr: "https://10.42.0.10:6443", nodeLabels: ["borg.io/gpu=true", "borg.io/high-memory=true"] });
     expect(d3.consul.server).toBe(false);
     expect(d3.nats.jetstream).toBe(false);
     expect(servicesOf(prod, "drone-2").nats.jetstream).toBe(true);
@@ -67,6 +67,7 @@ describe("service roles per node", () => {
   it("references secrets by path only", () => {
     const q = servicesOf(prod, "queen");
     expect(q.k3s.tokenFile).toBe("/var/lib/borg/secrets/k3s-token");
+    expect(q.k3s.agentTokenFile).toBe("/var/lib/borg/secrets/k3s-agent-token");
     expect(q.mqtt.passwordFile).toBe("/var/lib/borg/secrets/mosquitto-passwd");
     expect(JSON.stringify(q)).not.toMatch(/password"\s*:\s*"[^/]/i);
   });

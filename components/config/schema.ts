@@ -175,11 +175,15 @@ export const ServicesSchema = z.strictObject({
     .strictObject({
       enabled,
       /** Pinned K3s release (nixpkgs k3s package must match on the nodes). */
-      version: z.string().regex(/^v\d+\.\d+\.\d+\+k3s\d+$/, "must be a pinned K3s release such as v1.31.4+k3s1").default("v1.31.4+k3s1"),
+      version: z.string().regex(/^v\d+\.\d+\.\d+\+k3s\d+$/, "must be a pinned K3s release such as v1.36.3+k3s1").default("v1.36.3+k3s1"),
       /** K3s' own defaults (10.42.0.0/16, 10.43.0.0/16) collide with the usual home-lab node network, so ours differ. */
       podCidr: cidr.default("10.244.0.0/16"),
       serviceCidr: cidr.default("10.96.0.0/16"),
       clusterDomain: z.string().regex(/^[a-z0-9.-]+$/, "must be a DNS domain such as cluster.local").default("cluster.local"),
+      /** K3s servers (queen or drones), the queen first; 1, or an odd number >= 3 for embedded etcd (HA). Default: the queen. */
+      servers: z.array(hostLabel).min(1).optional(),
+      /** DNS name or address the exported kubeconfig reaches the API at (added to the server certificate). Default: the queen's address. */
+      apiAddress: z.string().regex(/^[a-z0-9](?:[a-z0-9.-]{0,251}[a-z0-9])?$/, "must be a DNS name or IPv4 address such as k8s.hive.lan").optional(),
     })
     .prefault({}),
   consul: z

@@ -48,6 +48,7 @@ export interface CollectiveSpec {
   readonly ssh: Ssh;
   readonly services: Services & {
     readonly ceph: Services["ceph"] & { readonly monitors: string[] };
+    readonly k3s: Services["k3s"] & { readonly servers: string[] };
     readonly consul: Services["consul"] & { readonly servers: string[] };
     readonly nats: Services["nats"] & { readonly jetstream: Services["nats"]["jetstream"] & { readonly peers: string[] } };
   };
@@ -138,6 +139,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, options: 
   }
   const monitors = services.ceph.monitors ?? [queen.name];
   const servers = services.consul.servers ?? [queen.name];
+  const k3sServers = services.k3s.servers ?? [queen.name];
   const quorumNames = nodes.filter((n) => n.spec.quorum).map((n) => n.spec.name);
   const peers = services.nats.jetstream.peers ?? quorumNames.slice(0, quorumNames.length % 2 === 0 ? -1 : undefined);
   return {
@@ -149,6 +151,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, options: 
       services: {
         ...services,
         ceph: { ...services.ceph, monitors },
+        k3s: { ...services.k3s, servers: k3sServers },
         consul: { ...services.consul, servers },
         nats: { ...services.nats, jetstream: { ...services.nats.jetstream, peers } },
       },
@@ -285,6 +288,19 @@ function checkServices(services: Services, network: Network | undefined, nodes: 
     const osdHosts = drones?.filter((d) => d.kind === "proxmox").length;
     if (services.ceph.osdPoolSize !== undefined && osdHosts !== undefined && services.ceph.osdPoolSize > osdHosts) {
       problems.add(["services", "ceph", "osdPoolSize"], `is ${services.ceph.osdPoolSize} but only ${osdHosts} drone(s) carry an OSD disk`);
+    }
+  }
+  if (services.k3s.enabled) {
+    const path = ["services", "k3s", "servers"];
+    memberList(path, services.k3s.servers, "a K3s server");
+    const count = services.k3s.servers?.length;
+    if (count !== undefined && count % 2 === 0) problems.add(path, `has ${count} servers; embedded etcd needs an odd number (1, 3, 5) to keep quorum`);
+    // The first server initialises the cluster and the others join it: that must be the queen,
+    // which is deployed first and whose address the kubeconfig uses.
+    const queen = nodes?.find((n) => n.spec.role === "queen")?.spec.name;
+    const first = services.k3s.servers?.[0];
+    if (queen && first !== undefined && first !== queen && !problems.has([...path, 0])) {
+      problems.add([...path, 0], `is '${first}'; list the queen ('${queen}') first: it initialises the cluster and the others join it`);
     }
   }
   if (services.consul.enabled) memberList(["services", "consul", "servers"], services.consul.servers, "a Consul server");

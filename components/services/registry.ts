@@ -2,6 +2,7 @@
 // a service that is disabled in the stack is simply not created.
 import type * as pulumi from "@pulumi/pulumi";
 import type { CollectiveSpec } from "../config/validate.js";
+import { K3s } from "./k3s.js";
 import type { CollectiveService } from "./types.js";
 
 export interface ServiceArgs {
@@ -9,6 +10,8 @@ export interface ServiceArgs {
   readonly stack: string;
 }
 
-export function createServices(_args: ServiceArgs, _opts: pulumi.ComponentResourceOptions): CollectiveService[] {
-  return [];
+export function createServices(args: ServiceArgs, opts: pulumi.ComponentResourceOptions): CollectiveService[] {
+  const services: CollectiveService[] = [];
+  if (args.spec.services.k3s.enabled) services.push(new K3s("borg-k3s", args, opts));
+  return services;
 }

@@ -61,6 +61,8 @@ else {
     files = map (f: { inherit (f) name owner group; }) (field secrets "files" [ ]);
   };
 
+  services.k3s = field (field node "services" { }) "k3s" { };
+
   proxmoxGuest.enable = platform == "proxmox-vm";
   raspberryPi.enable = platform == "raspberry-pi-4";
 }

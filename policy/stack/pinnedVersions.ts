@@ -21,12 +21,14 @@ export const stackPinnedVersions = stackRule({
           resource: host.resource,
           field: "nodeConfig.services.k3s.version",
           problem: `is ${JSON.stringify(version ?? null)}, not a full k3s release (vX.Y.Z+k3sN): the node installs whatever the channel serves`,
-          fix: "set borg:services.k3s.version to an exact release such as v1.31.4+k3s1",
+          fix: "set borg:services.k3s.version to an exact release such as v1.36.3+k3s1",
         });
       }
     }
-    // One version everywhere: the server's (else the most common) is the reference.
-    const server = k3sHosts.find((h) => asRecord(h.config.services?.k3s)?.role === "server");
+    // One version everywhere: the first server's (it joins no one; else any server's, else the
+    // most common) is the reference.
+    const isServer = (h: (typeof k3sHosts)[number]) => asRecord(h.config.services?.k3s)?.role === "server";
+    const server = k3sHosts.find((h) => isServer(h) && asRecord(h.config.services?.k3s)?.serverAddr == null) ?? k3sHosts.find(isServer);
     const counts = new Map<string, number>();
     for (const h of k3sHosts) counts.set(String(versionOf(h)), (counts.get(String(versionOf(h))) ?? 0) + 1);
     const reference = server ? String(versionOf(server)) : [...counts.entries()].sort((a, b) => b[1] - a[1])[0]?.[0];

@@ -127,11 +127,42 @@ function fakeOutputs(args: pulumi.runtime.MockResourceArgs): { id: string; state
     case "proxmoxve:index/fileLegacy:FileLegacy":
       return { id: `${String(inputs.datastoreId)}:snippets/${String((unwrapSecrets(inputs.sourceRaw) as any)?.fileName)}`, state: inputs };
     case "command:remote:Command":
-      return { id, state: { ...inputs, stdout: `fake stdout of ${args.name}`, stderr: "" } };
+      return { id, state: { ...inputs, stdout: fakeStdout(args.name, String(inputs.create ?? "")), stderr: "" } };
     default:
       if (args.type.startsWith("random:")) return { id, state: { ...inputs, result: canary(`random:${args.name}`) } };
       return { id, state: inputs };
   }
+}
+
+/** What a step prints; a step that prints a secret prints a canary in a realistic shape. */
+function fakeStdout(name: string, create: string): string {
+  if (create.includes("services/k3s-kubeconfig.sh")) {
+    // K3s' /etc/rancher/k3s/k3s.yaml: the CA is public, the admin client key is the secret.
+    const pem = (what: string) => Buffer.from(`-----BEGIN CERTIFICATE-----\nfake ${what} of ${name}\n-----END CERTIFICATE-----\n`).toString("base64");
+    return [
+      "apiVersion: v1",
+      "clusters:",
+      "- cluster:",
+      `    certificate-authority-data: ${pem("server CA")}`,
+      "    server: https://127.0.0.1:6443",
+      "  name: default",
+      "contexts:",
+      "- context:",
+      "    cluster: default",
+      "    user: default",
+      "  name: default",
+      "current-context: default",
+      "kind: Config",
+      "preferences: {}",
+      "users:",
+      "- name: default",
+      "  user:",
+      `    client-certificate-data: ${pem("admin client certificate")}`,
+      `    client-key-data: ${canary(`k3s-admin-key:${name}`)}`,
+      "",
+    ].join("\n");
+  }
+  return `fake stdout of ${name}`;
 }
 
 let runs = 0;

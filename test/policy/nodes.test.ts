@@ -63,7 +63,7 @@ describe("what each node opens (derived from its roles)", () => {
 
   it("prod: the queen, an OSD drone and the edge Pi open their roles' ports and nothing else", () => {
     expect(rulesOf(prod, "queen")).toEqual([
-      "ssh:lan", "ceph-mon-msgr2:cluster", "ceph-mon-msgr1:cluster", "ceph-daemons:cluster", "k3s-api:lan", "kubelet:cluster",
+      "ssh:lan", "ceph-mon-msgr2:cluster", "ceph-mon-msgr1:cluster", "ceph-daemons:cluster", "k3s-api:lan", "k3s-etcd:cluster", "kubelet:cluster",
       "flannel-vxlan:cluster", "consul-server-rpc:cluster", "consul-serf-lan-tcp:cluster", "consul-serf-lan-udp:cluster", "consul-https:lan",
       "nats-client:lan", "nats-route:cluster", "nats-leaf-hub:cluster", "mqtt-tls:lan",
     ]);

@@ -125,7 +125,7 @@ describe("stack-pinned-versions", () => {
   it("fails nodes running a different release from the server", async () => {
     const violations = await run("stack-pinned-versions", mutated(resources, (at) => (services(at("drone-2-nixos")).k3s.version = "v1.30.8+k3s1")));
     expect(violations).toHaveLength(1);
-    expectViolation(violations, "drone-2-nixos", "nodeConfig.services.k3s.version", /v1\.30\.8\+k3s1 but the server queen runs v1\.31\.4\+k3s1/);
+    expectViolation(violations, "drone-2-nixos", "nodeConfig.services.k3s.version", /v1\.30\.8\+k3s1 but the server queen runs v1\.36\.3\+k3s1/);
   });
 
   it("ignores the version on a node that does not run k3s", async () => {
