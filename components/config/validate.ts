@@ -291,6 +291,14 @@ function checkServices(services: Services, network: Network | undefined, nodes: 
     }
   }
   if (services.k3s.enabled) {
+    // Flannel gives every K3s node a /24 of the pod network; CoreDNS takes the 10th service address.
+    const k3sNodes = (nodes ?? []).filter((n) => n.spec.quorum).length;
+    if (pods && !problems.has(["services", "k3s", "podCidr"]) && (pods.prefixLength > 24 || 2 ** (24 - pods.prefixLength) < k3sNodes)) {
+      problems.add(["services", "k3s", "podCidr"], `${services.k3s.podCidr} holds ${pods.prefixLength > 24 ? 0 : 2 ** (24 - pods.prefixLength)} node subnets (/24 each) but ${k3sNodes} nodes run K3s`);
+    }
+    if (svcs && !problems.has(["services", "k3s", "serviceCidr"]) && (svcs.prefixLength < 12 || svcs.prefixLength > 24)) {
+      problems.add(["services", "k3s", "serviceCidr"], `${services.k3s.serviceCidr} must be a /12 to /24 network (Kubernetes allows at most /12; CoreDNS takes its 10th address)`);
+    }
     const path = ["services", "k3s", "servers"];
     memberList(path, services.k3s.servers, "a K3s server");
     const count = services.k3s.servers?.length;
