@@ -99,7 +99,7 @@ const INVALID: Array<[string, string, Mutation, string]> = [
   ["root on the Pi", "prod", (c) => (c.edgePi.user = "root"), 'borg:edgePi.user: must not be root: nodes refuse root logins; use a deploy user with sudo, got "root"'],
   ["malformed operator key", "dev", (c) => (c.ssh.authorizedKeys = ["ssh-ed25519"]), `borg:ssh.authorizedKeys[0]: must be one OpenSSH public key line: '<type> <base64> [comment]', got "ssh-ed25519"`],
   ["malformed Pi host key", "prod", (c) => (c.edgePi.hostKey = "AAAAC3Nz"), `borg:edgePi.hostKey: must be a host public key '<type> <base64>' such as 'ssh-ed25519 AAAAC3Nz…' (types: ssh-ed25519, ecdsa-sha2-nistp256, ecdsa-sha2-nistp384, ecdsa-sha2-nistp521, ssh-rsa), got "AAAAC3Nz"`],
-  ["unpinned K3s version", "dev", (c) => (c.services.k3s.version = "latest"), 'borg:services.k3s.version: must be a pinned K3s release such as v1.31.4+k3s1, got "latest"'],
+  ["unpinned K3s version", "dev", (c) => (c.services.k3s.version = "latest"), 'borg:services.k3s.version: must be a pinned K3s release such as v1.36.3+k3s1, got "latest"'],
   ["capability that is no label value", "prod", (c) => (c.drones[2].capabilities = ["GPU!"]), `borg:drones[2].capabilities[0]: must be a Kubernetes label value: lowercase a-z, 0-9, '.', '-', got "GPU!"`],
   ["Proxmox VMs without borg:proxmox", "dev", (c) => delete c.proxmox, "borg:proxmox: is required because borg:queen is a Proxmox VM (kind: proxmox)"],
   ["missing SSH key secret", "dev", (c) => delete c.sshPrivateKey, "borg:sshPrivateKey: is not set; run: pulumi config set --secret borg:sshPrivateKey < ~/.ssh/id_ed25519"],
@@ -191,7 +191,7 @@ const ISSUE_KINDS: Array<[string, Mutation, string]> = [
   ["a list below its minimum (default message)", (c) => (c.services.consul = { servers: [] }), "borg:services.consul.servers: needs at least 1 entry, got an empty list"],
   ["a vmId below 100 (schema message)", (c) => (c.queen.vmId = 99), "borg:queen.vmId: must be a Proxmox VM id >= 100, got 99"],
   // pattern
-  ["a string off its pattern", (c) => (c.services.k3s.version = "latest"), 'borg:services.k3s.version: must be a pinned K3s release such as v1.31.4+k3s1, got "latest"'],
+  ["a string off its pattern", (c) => (c.services.k3s.version = "latest"), 'borg:services.k3s.version: must be a pinned K3s release such as v1.36.3+k3s1, got "latest"'],
   ["a string off a pattern inside a list", (c) => (c.services.homeAssistant = { extraComponents: ["Met"] }), 'borg:services.homeAssistant.extraComponents[0]: must be a Home Assistant integration name such as esphome, got "Met"'],
   // unrecognized keys, with the closest known key
   ["a misspelt field", (c) => (c.queen.memoryMB = 4096), "borg:queen.memoryMB: unknown key; did you mean borg:queen.memoryMb?"],

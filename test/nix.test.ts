@@ -552,7 +552,7 @@ describe("nixpkgs pin (nix/pin.json = nix/flake.lock = what nodes build)", () =>
         in (scopedImport { inherit fetchTarball; builtins = builtins // { inherit fetchTarball; }; } ${nixStr(systemNix)}).system`);
     expect(built(join(bundle, "system.nix"))).toEqual({
       configuration: join(bundle, "configuration.nix"),
-      imports: ["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix"],
+      imports: ["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix", "k3s.nix"],
       stateVersion: NIXOS_STATE_VERSION,
     });
     // Negative control: a system.nix that fetched anything else (here: a branch, not the pinned rev) fails.
@@ -671,7 +671,7 @@ describe("node bundle: exactly what a node builds from", () => {
       const changed = {
         module: variant("module", (n) => appendFileSync(join(n, "modules", "base.nix"), "# changed\n")),
         serviceModule: variant("service", (n) => {
-          mkdirSync(join(n, "modules", "services"));
+          mkdirSync(join(n, "modules", "services"), { recursive: true });
           writeFileSync(join(n, "modules", "services", "nats.nix"), "{ ... }: { }\n");
         }),
         lib: variant("lib", (n) => appendFileSync(join(n, "lib", "node-options.nix"), "# changed\n")),
