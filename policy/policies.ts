@@ -8,6 +8,7 @@ import { consulPolicies } from "./consul";
 import { messagingPolicies } from "./messaging";
 import { stackPolicies } from "./stack";
 import { nodePolicies } from "./nodes";
+import { k3sPolicies } from "./k3s";
 
 export const allPolicies: Array<ResourceValidationPolicy | StackValidationPolicy> = [
   ...kubernetesPolicies,
@@ -17,6 +18,7 @@ export const allPolicies: Array<ResourceValidationPolicy | StackValidationPolicy
   ...messagingPolicies,
   ...stackPolicies,
   ...nodePolicies,
+  ...k3sPolicies,
 ];
 
 /** The pack's level: what a rule runs at when the config names neither it nor `all`. */

@@ -14,7 +14,7 @@ import { policyMain } from "../../scripts/lib/policyCli.js";
 import { synthMain } from "../../scripts/lib/synthCli.js";
 import { runCli, STACKS, tempDir } from "../helpers.js";
 
-const CORE = ["broker-no-anonymous", "remote-host-key-pinned", "remote-key-auth-only", "remote-secrets-on-stdin", "remote-no-secret-literals", "k8s-no-secret-env-literals"];
+const CORE = ["broker-no-anonymous", "remote-host-key-pinned", "remote-key-auth-only", "remote-secrets-on-stdin", "remote-no-secret-literals", "k8s-no-secret-env-literals", "k3s-token-file"];
 const PLAN_FIXTURES = ["kubernetes-insecure.json", "infra-insecure.json"].map((f) => path.join(PROJECT_ROOT, "test", "fixtures", "plans", f));
 const INSECURE_STACK = path.join(PROJECT_ROOT, "test", "fixtures", "Pulumi.insecure.yaml");
 const names = allPolicies.map((p) => p.name);
