@@ -13,6 +13,10 @@ export class ConfigError extends pulumi.RunError {
   constructor(readonly problems: readonly string[]) {
     super(formatProblems(problems));
     this.name = "ConfigError";
+    // No stack frames: the SDK formats every uncaught error with util.inspect, which on Node 20.20
+    // loops forever on a frame under node_modules/@scope/<file> (the SDK's own source-mapped
+    // frames), so `pulumi preview` would hang instead of printing these problems.
+    this.stack = `${this.name}: ${this.message}`;
   }
 }
 

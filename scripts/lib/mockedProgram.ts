@@ -105,8 +105,11 @@ function unwrapSecrets(value: unknown): unknown {
   return value;
 }
 
-/** Clearly labelled fake provider outputs: ids start with `fake-`, generated secrets are canaries. */
-function fakeOutputs(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+/**
+ * Clearly labelled fake provider outputs: ids start with `fake-`, generated secrets are canaries.
+ * Also what the local engine of test/engine answers, so both runs see the same provider results.
+ */
+export function fakeOutputs(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
   const inputs = args.inputs as Record<string, unknown>;
   const id = `fake-${args.name}`;
   switch (args.type) {
@@ -165,6 +168,32 @@ function fakeStdout(name: string, create: string): string {
   return `fake stdout of ${name}`;
 }
 
+/**
+ * A RegisterResourceRequest (the gRPC message the SDK sends the engine) as a plan entry; the urn
+ * is filled in from the engine's answer.
+ */
+export function capturedFrom(req: any, revealSecrets = false): CapturedResource {
+  const propertyDeps = req.getPropertydependenciesMap();
+  const deps = new Set<string>(req.getDependenciesList());
+  propertyDeps.forEach((v: any) => v.getUrnsList().forEach((u: string) => deps.add(u)));
+  const provider: string = req.getProvider();
+  return {
+    urn: "",
+    type: req.getType(),
+    name: req.getName(),
+    custom: req.getCustom(),
+    parent: req.getParent() || null,
+    dependencies: [...deps].sort(),
+    // A provider reference is `<urn>::<id>`: keep the URN.
+    provider: provider ? provider.slice(0, provider.lastIndexOf("::")) : null,
+    protect: Boolean(req.getProtect()),
+    ignoreChanges: req.getIgnorechangesList(),
+    additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
+    replaceOnChanges: req.getReplaceonchangesList(),
+    inputs: decodeWire(req.getObject()?.toJavaScript() ?? {}, false, revealSecrets) as Record<string, unknown>,
+  };
+}
+
 let runs = 0;
 
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
@@ -185,28 +214,17 @@ export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   );
   pulumi.runtime.setAllConfig(options.config, [...options.secretKeys]);
 
-  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: any, cb: any) => void };
+  const monitor = pulumi.runtime.getMonitor() as unknown as { registerResource: (req: any, cb: any) => void; newUrn: (parent: string, type: string, name: string) => string };
+  // The engine qualifies a type with its parent's whole type chain, leaving out the root stack's
+  // (`…::A$B$type::name`, as the SDK's createUrn does); the mock monitor keeps only the parent's
+  // last type. Plans must carry the URNs a real preview shows: exemptions and `--replace` use them.
+  monitor.newUrn = (parent, type, name) => {
+    const chain = parent ? parent.split("::")[2]! : "pulumi:pulumi:Stack";
+    return `urn:pulumi:${options.stack}::borg-collective::${chain === "pulumi:pulumi:Stack" ? type : `${chain}$${type}`}::${name}`;
+  };
   const register = monitor.registerResource.bind(monitor);
   monitor.registerResource = (req: any, cb: any) => {
-    const propertyDeps = req.getPropertydependenciesMap();
-    const deps = new Set<string>(req.getDependenciesList());
-    propertyDeps.forEach((v: any) => v.getUrnsList().forEach((u: string) => deps.add(u)));
-    const provider: string = req.getProvider();
-    resources.push({
-      urn: "", // filled below once the monitor has named it
-      type: req.getType(),
-      name: req.getName(),
-      custom: req.getCustom(),
-      parent: req.getParent() || null,
-      dependencies: [...deps].sort(),
-      // A provider reference is `<urn>::<id>`: keep the URN.
-      provider: provider ? provider.slice(0, provider.lastIndexOf("::")) : null,
-      protect: Boolean(req.getProtect()),
-      ignoreChanges: req.getIgnorechangesList(),
-      additionalSecretOutputs: req.getAdditionalsecretoutputsList(),
-      replaceOnChanges: req.getReplaceonchangesList(),
-      inputs: decodeWire(req.getObject()?.toJavaScript() ?? {}, false, options.revealSecrets ?? false) as Record<string, unknown>,
-    });
+    resources.push(capturedFrom(req, options.revealSecrets ?? false));
     const entry = resources[resources.length - 1]!;
     options.onRegister?.(entry);
     register(req, (err: unknown, res: any) => {
