@@ -59,7 +59,7 @@ beforeAll(async () => {
   const files = [...STACKS.map((stack) => path.join(PROJECT_ROOT, "stacks", `Pulumi.${stack}.yaml`)), BROKEN];
   const done = await Promise.all(files.map((file) => run(readStackFile(file))));
   files.forEach((file, i) => runs.set(file, done[i]!));
-});
+}, 300_000);
 
 describe.each(STACKS)("%s through the language host's entry point", (stack) => {
   let engine: EngineRun;

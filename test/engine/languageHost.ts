@@ -105,7 +105,7 @@ export async function runUnderEngine(options: RunOptions): Promise<ProgramRun> {
     let stderr = "";
     child.stdout.on("data", (d) => (stdout += d));
     child.stderr.on("data", (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 60_000);
+    const timer = setTimeout(() => child.kill("SIGKILL"), options.timeoutMs ?? 240_000);
     const exitCode = await new Promise<number | null>((resolve) => child.on("close", (code) => resolve(code)));
     clearTimeout(timer);
     return { ...recording, exitCode, stdout, stderr, argv, env, seconds: (performance.now() - started) / 1000 };
