@@ -81,32 +81,90 @@ const cases = STACKS.flatMap((stack) => [
   })),
 ]);
 
+const stackRules = new Set(allPolicies.filter((p) => !("validateResource" in p)).map((p) => p.name));
+
+/** Runs the pack and the offline runner on the same resources and config; both answers, alike. */
+async function both(pack: PolicyPackRun, resources: readonly PlanResource[], file: string) {
+  const reconciled = await pack.configure(file);
+  const offline = await runPolicies(allPolicies, resources, readEnforcementConfig(file));
+  const analysis = await pack.analyze(resources);
+  return {
+    analysis,
+    enabled: allPolicies.map((p) => p.name).filter((name) => reconciled[name]!.level !== "disabled").sort(),
+    engine: asRunnerReport(analysis, resources),
+    offline,
+    runner: {
+      violations: offline.violations.map((v) => ({ policy: v.policy, level: v.level, urn: v.urn ?? "", message: v.message })).sort(byJson),
+      // A stack rule drops an exempted finding; only the offline runner can list it as exempt.
+      exemptions: offline.exemptions.filter((e) => !stackRules.has(e.policy)).sort(byJson),
+    },
+  };
+}
+
+const fixture = (f: string) => (JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "test", "fixtures", "plans", f), "utf8")) as { resources: PlanResource[] }).resources;
+
 describe.each(cases)("$label under policy/config/$stack.json", ({ stack, resources: load }) => {
   it("the pack reports exactly the offline runner's findings: same rules, resources, levels, messages, exemptions", async () => {
     const pack = packs.get(stack)!;
-    const resources = await load();
-    const reconciled = await pack.configure(configFile(stack));
-    const offline = await runPolicies(allPolicies, resources, readEnforcementConfig(configFile(stack)));
-    const analysis = await pack.analyze(resources);
-
-    const enabled = allPolicies.map((p) => p.name).filter((name) => reconciled[name]!.level !== "disabled");
-    expect(enabled.sort()).toEqual([...offline.ran].sort());
-    const engine = asRunnerReport(analysis, resources);
-    const runner = {
-      violations: offline.violations.map((v) => ({ policy: v.policy, level: v.level, urn: v.urn ?? "", message: v.message })).sort(byJson),
-      exemptions: [...offline.exemptions].sort(byJson),
-    };
+    const { enabled, offline, engine, runner } = await both(pack, await load(), configFile(stack));
+    expect(enabled).toEqual([...offline.ran].sort());
     expect(engine).toEqual(runner);
     expect(pack.stderr()).toBe("");
   });
 });
 
+describe("exemptions and bad settings under the engine", () => {
+  it("an exempted finding is gone from both, for a resource rule (not applicable: exempt) and a stack rule", async () => {
+    const resources = FIXTURES.flatMap(fixture);
+    const prod = await runPolicies(allPolicies, resources, readEnforcementConfig(configFile("prod")));
+    const resourceFinding = prod.violations.find((v) => !stackRules.has(v.policy) && v.resource)!;
+    const stackFinding = prod.violations.find((v) => stackRules.has(v.policy) && v.resource)!;
+    expect(resourceFinding && stackFinding, "the fixtures trip a resource rule and a stack rule on a resource").toBeTruthy();
+    const reason = "exempted by the entry-point test";
+    const file = path.join(tempDir("borg-policy-config-"), "exempt.json");
+    fs.writeFileSync(
+      file,
+      JSON.stringify({
+        all: "mandatory",
+        [resourceFinding.policy]: { exemptions: [{ resource: resourceFinding.resource, reason }] },
+        [stackFinding.policy]: { exemptions: [{ resource: stackFinding.urn, reason }] },
+      }),
+    );
+    const { engine, runner, offline } = await both(packs.get("prod")!, resources, file);
+    expect(engine).toEqual(runner);
+    expect(engine.exemptions).toContainEqual({ policy: resourceFinding.policy, resource: resourceFinding.resource, reason });
+    expect(offline.exemptions).toContainEqual({ policy: stackFinding.policy, resource: stackFinding.resource, reason });
+    for (const gone of [resourceFinding, stackFinding]) expect(engine.violations).not.toContainEqual(expect.objectContaining({ policy: gone.policy, urn: gone.urn }));
+  });
+
+  it("a setting a rule does not define: the runner refuses the config, the rules refuse it under the engine", async () => {
+    const file = path.join(tempDir("borg-policy-config-"), "typo.json");
+    const rule = [...allPolicies].find((p) => !stackRules.has(p.name))!.name;
+    fs.writeFileSync(file, JSON.stringify({ all: "mandatory", [rule]: { exemption: [] } }));
+    expect(() => readEnforcementConfig(file)).toThrow(/exemption/);
+    const pack = packs.get("prod")!;
+    await pack.configure(file); // the engine's own checks let it through
+    await expect(pack.analyze(fixture(FIXTURES[0]!))).rejects.toThrow(new RegExp(`${rule}\\.exemption: is not a setting of this rule`));
+  });
+
+  it("a rule name the pack lacks: the runner refuses the config, the engine ignores it", async () => {
+    const file = path.join(tempDir("borg-policy-config-"), "unknown.json");
+    fs.writeFileSync(file, JSON.stringify({ all: "mandatory", "no-such-rule": "mandatory" }));
+    expect(() => readEnforcementConfig(file)).toThrow(/no-such-rule/);
+    const pack = packs.get("prod")!;
+    const resources = fixture(FIXTURES[0]!);
+    await pack.configure(file);
+    const withUnknown = await pack.analyze(resources);
+    await pack.configure(configFile("prod"));
+    expect(withUnknown).toEqual(await pack.analyze(resources));
+  });
+});
+
 describe("the insecure fixtures are not a vacuous comparison", () => {
-  it.each(FIXTURES)("%s trips many rules under the pack at prod levels, all mandatory", async (fixture) => {
+  it.each(FIXTURES)("%s trips many rules under the pack at prod levels, all mandatory", async (name) => {
     const pack = packs.get("prod")!;
     await pack.configure(configFile("prod"));
-    const { resources } = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "test", "fixtures", "plans", fixture), "utf8")) as { resources: PlanResource[] };
-    const analysis = await pack.analyze(resources);
+    const analysis = await pack.analyze(fixture(name));
     expect(new Set(analysis.diagnostics.map((d) => d.policy)).size).toBeGreaterThanOrEqual(8);
     expect(analysis.diagnostics.every((d) => d.level === "mandatory")).toBe(true);
   });

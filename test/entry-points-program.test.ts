@@ -127,7 +127,7 @@ describe("an invalid stack through the language host's entry point", () => {
     const synthRun = await runCli(synthMain, "--config", BROKEN, "--out", tempDir());
     expect(synthRun.status).toBe(2);
     const synthMessage = synthRun.stderr.slice(synthRun.stderr.indexOf(": ") + 2);
-    expect(synthMessage).toMatch(/^invalid stack configuration \(\d+ problems\):\n(  - borg:.+\n?)+$/);
+    expect(synthMessage).toMatch(/^invalid stack configuration \(\d+ problems\):\n(  - \S+: .+\n?)+$/);
     // 32: the SDK logged a user-actionable message; the host bails without adding its own.
     expect(engine.exitCode).toBe(32);
     expect(engine.logs.filter((l) => l.severity === "error").map((l) => l.message)).toEqual([synthMessage]);

@@ -7,7 +7,7 @@
 //
 // Not reproduced: the engine analyzes the resources of a running program (inputs with real secret
 // and unknown values, default providers it creates itself); here the resources come from a plan.
-import Ajv from "ajv";
+import { Ajv } from "ajv";
 import { spawn, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
 import { createRequire } from "node:module";
