@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Collective } from "./components/collective.js";
 import { loadSpec, requireSecret } from "./components/config/load.js";
 import { K3s } from "./components/services/k3s.js";
+import { Mqtt } from "./components/services/mqtt.js";
 
 // Validation runs before the first resource: an invalid stack registers nothing.
 const spec = loadSpec();
@@ -26,3 +27,7 @@ export const knownHosts = collective.knownHosts;
 const k3s = collective.services.find((s): s is K3s => s instanceof K3s);
 export const kubeconfig = k3s?.kubeconfig;
 export const k3sApiUrl = k3s?.apiUrl;
+
+// MQTT brokers: URLs, the CA certificate and the users' passwords (secret).
+const mqttService = collective.services.find((s): s is Mqtt => s instanceof Mqtt);
+export const mqtt = mqttService?.outputs;

@@ -6,6 +6,9 @@ set -euo pipefail
 declare -A package_of=(
   [nix-instantiate]=nix-bin
   [shellcheck]=shellcheck
+  [openssl]=openssl
+  [mosquitto]=mosquitto
+  [mosquitto_sub]=mosquitto-clients
 )
 
 missing=()

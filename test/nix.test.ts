@@ -3,7 +3,7 @@
 // mapping evaluates, the values it produces fit the option declarations of the
 // modules themselves, a node bundle holds exactly what a node builds from, and
 // every build (nodes, template, SD image) uses the one pinned nixpkgs.
-import { describe, it, expect, beforeAll, afterAll } from "vitest";
+import { describe, it, expect, beforeAll, afterAll, inject } from "vitest";
 import { execFileSync } from "node:child_process";
 import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -48,6 +48,9 @@ function evalError(expr: string): string {
   }
   throw new Error(`expected evaluation to fail: ${expr}`);
 }
+
+/** Every module configuration.nix imports: the base modules and whatever services/ holds. */
+const ALL_MODULES = ["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix", ...readdirSync(join(nixDir, "modules", "services")).filter((f) => f.endsWith(".nix")).sort()];
 
 const nixStr = (s: string) => JSON.stringify(s); // a JSON string is a valid Nix string literal here (no ${)
 // The two lib functions configuration.nix itself uses.
@@ -159,6 +162,7 @@ let
   };
   pkgs = {
     getent = "/nix/store/00000000000000000000000000000000-getent";
+    mosquitto = "/nix/store/00000000000000000000000000000000-mosquitto";
     path = /nonexistent/nixpkgs; # outside the store: the nixpkgs pin stays off
     linuxPackages = "linuxPackages";
   };
@@ -199,6 +203,8 @@ in
     mutableUsers = cfg.users.mutableUsers;
     sudoUsers = map (r: r.users) cfg.security.sudo.extraRules;
     activation = cfg.system.activationScripts.borg-secrets;
+    # What the service modules hand to nixpkgs (null when the module is off on this node).
+    mosquitto = cfg.services.mosquitto or null;
     tmpfiles = cfg.systemd.tmpfiles.rules;
     qemuGuest = cfg.services.qemuGuest.enable or false;
     cloudInit = cfg.services.cloud-init.enable or null;
@@ -233,6 +239,7 @@ interface HarnessOut {
     extlinux: boolean;
     kernel: string | null;
     role: string;
+    mosquitto: Record<string, any> | null;
   };
 }
 
@@ -378,7 +385,7 @@ describe("node.json -> borg.* mapping (nix/lib/node-options.nix)", () => {
         inherit (m) borg assertions;
         stateVersion = m.system.stateVersion;
       }`) as { imports: string[]; borg: Record<string, any>; assertions: unknown[]; stateVersion: string };
-    expect(top.imports).toEqual(["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix", "k3s.nix"]);
+    expect(top.imports).toEqual(ALL_MODULES);
     // node.json as buildBundle renders it maps exactly as the raw sample does.
     expect(top.borg).toEqual(evalMapping(nodeFile("drone-cfg", sampleNode)));
     expect(top.stateVersion).toBe("24.11");
@@ -394,6 +401,31 @@ describe("node.json -> borg.* mapping (nix/lib/node-options.nix)", () => {
 });
 
 describe("the mapping fits the modules' own option declarations (stub lib)", () => {
+  it("every node of every committed stack: node.json as synth writes it fits every module, and every module evaluates", () => {
+    const root = inject("synthRoot");
+    for (const stack of ["dev", "staging", "prod"]) {
+      const nodesDir = join(root, stack, "nodes");
+      for (const node of readdirSync(nodesDir)) {
+        const r = runHarness(join(nodesDir, node, "node.json"));
+        expect(r.problems, `${stack}/${node}`).toEqual([]);
+        expect(r.evaluated, `${stack}/${node}`).toBe(true);
+      }
+    }
+  });
+
+  it("mosquitto: the queen's broker gets exactly the listeners and bridges of nix/lib/mosquitto.nix; a drone runs none", () => {
+    const root = inject("synthRoot");
+    const queenFile = join(root, "prod", "nodes", "queen", "node.json");
+    const queen = runHarness(queenFile).out.mosquitto!;
+    const expected = evalJson(`(import ${nixStr(join(nixDir, "lib", "mosquitto.nix"))}).config (builtins.fromJSON (builtins.readFile ${nixStr(queenFile)})).services.mqtt`) as Record<string, any>;
+    expect(queen.enable).toBe(true);
+    expect(queen.listeners).toEqual(expected.listeners);
+    expect(queen.listeners.map((l: any) => l.port)).toEqual([8883, 1883, 8884]);
+    const pi = runHarness(join(root, "prod", "nodes", "edge-pi", "node.json")).out.mosquitto!;
+    expect(Object.keys(pi.bridges)).toEqual(["bridge-edge-pi"]);
+    expect(runHarness(join(root, "prod", "nodes", "drone-1", "node.json")).out.mosquitto).toBeNull(); // mkIf false
+  });
+
   it("an existing (generic) host keeps its own accounts and its operators' SSH logins", () => {
     const r = runHarness(nodeFile("generic-h", { ...sampleNode, platform: "generic", storage: null }));
     expect(r.problems).toEqual([]);
@@ -406,7 +438,7 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
     const r = runHarness(nodeFile("drone-h", sampleNode));
     expect(r.problems).toEqual([]);
     expect(r.evaluated).toBe(true);
-    expect(r.modules).toEqual(["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix", "k3s.nix"]);
+    expect(r.modules).toEqual(ALL_MODULES);
     const o = r.out;
     expect(o.hostName).toBe("drone-1");
     expect(o.role).toBe("drone");
@@ -552,7 +584,7 @@ describe("nixpkgs pin (nix/pin.json = nix/flake.lock = what nodes build)", () =>
         in (scopedImport { inherit fetchTarball; builtins = builtins // { inherit fetchTarball; }; } ${nixStr(systemNix)}).system`);
     expect(built(join(bundle, "system.nix"))).toEqual({
       configuration: join(bundle, "configuration.nix"),
-      imports: ["base.nix", "firewall.nix", "proxmox-guest.nix", "raspberry-pi.nix", "k3s.nix"],
+      imports: ALL_MODULES,
       stateVersion: NIXOS_STATE_VERSION,
     });
     // Negative control: a system.nix that fetched anything else (here: a branch, not the pinned rev) fails.
@@ -672,7 +704,7 @@ describe("node bundle: exactly what a node builds from", () => {
         module: variant("module", (n) => appendFileSync(join(n, "modules", "base.nix"), "# changed\n")),
         serviceModule: variant("service", (n) => {
           mkdirSync(join(n, "modules", "services"), { recursive: true });
-          writeFileSync(join(n, "modules", "services", "nats.nix"), "{ ... }: { }\n");
+          writeFileSync(join(n, "modules", "services", "zz-test-only.nix"), "{ ... }: { }\n");
         }),
         lib: variant("lib", (n) => appendFileSync(join(n, "lib", "node-options.nix"), "# changed\n")),
         pin: variant("pin", (n) => writeFileSync(join(n, "pin.json"), readFileSync(join(n, "pin.json"), "utf8").replace(/"rev": "[0-9a-f]/, '"rev": "f'))),

@@ -621,6 +621,16 @@ describe("preflight", () => {
 });
 
 describe("shellcheck", () => {
+  it("passes on every service step script (node-scripts/services/), each with the shellcheck header", () => {
+    const dir = path.join(SCRIPTS, "services");
+    const scripts = fs.readdirSync(dir).filter((f) => f.endsWith(".sh")).map((f) => `node-scripts/services/${f}`);
+    expect(scripts).toContain("node-scripts/services/gate.sh");
+    for (const f of scripts) expect(fs.readFileSync(path.join(ROOT, f), "utf8")).toMatch(/^(#!\/usr\/bin\/env bash|# shellcheck shell=bash)\n/);
+    const r = spawnSync("shellcheck", ["-x", ...scripts], { cwd: ROOT, encoding: "utf8" });
+    expect(r.error).toBeUndefined();
+    expect(r.status, r.stdout + r.stderr).toBe(0);
+  });
+
   it("passes on every node script (and on the stand-ins)", () => {
     const scripts = fs.readdirSync(SCRIPTS).filter((f) => f.endsWith(".sh")).map((f) => `node-scripts/${f}`);
     expect(scripts).toHaveLength(SCRIPT_NAMES.length);

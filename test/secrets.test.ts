@@ -109,7 +109,10 @@ describe("node bundles", () => {
     });
     expect(drone.peers.map((p: { name: string }) => p.name)).toEqual(["queen", "drone-1", "drone-2", "edge-pi"]);
     const pi = JSON.parse(fs.readFileSync(path.join(s.outDir, "nodes", "edge-pi", "node.json"), "utf8"));
-    expect(pi).toMatchObject({ role: "edge", platform: "raspberry-pi-4", storage: null, ssh: { hostKeyFile: null }, secrets: { files: [] } });
+    expect(pi).toMatchObject({ role: "edge", platform: "raspberry-pi-4", storage: null, ssh: { hostKeyFile: null } });
+    // the Pi's services' secret files: names and owners only (values travel on stdin)
+    expect(pi.secrets.files.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(["mqtt-homeassistant.hash", "mqtt-bridge.key"]));
+    for (const f of pi.secrets.files) expect(Object.keys(f).sort()).toEqual(["group", "name", "owner"]);
   });
 
   it("bundles are byte-identical across runs", async () => {

@@ -25,9 +25,11 @@ describe("service roles per node", () => {
     expect(q.nats).toMatchObject({ jetstream: true, leafnodeHub: true, tls: true, authorization: { required: true } });
     expect(q.nats.routes).toEqual(["nats-route://10.42.0.11:6222", "nats-route://10.42.0.12:6222", "nats-route://10.42.0.13:6222"]);
     expect(q.mqtt.listeners).toEqual([
-      { port: 8883, address: "0.0.0.0", allowAnonymous: false, tls: true },
-      { port: 1883, address: "127.0.0.1", allowAnonymous: false, tls: false },
+      { name: "lan", port: 8883, address: "0.0.0.0", allowAnonymous: false, tls: true, clientCertificates: false },
+      { name: "local", port: 1883, address: "127.0.0.1", allowAnonymous: false, tls: false, clientCertificates: false },
+      { name: "bridge", port: 8884, address: "0.0.0.0", allowAnonymous: false, tls: true, clientCertificates: true },
     ]);
+    expect(q.mqtt.bridgeUsers).toEqual([{ name: "bridge-edge-pi", acl: ["readwrite homeassistant/#", "readwrite borg/#"] }]);
   });
 
   it("a drone: OSD on its extra disk, K3s agent joining the queen, capabilities as labels, JetStream only if a peer", () => {
@@ -46,13 +48,16 @@ describe("service roles per node", () => {
     expect(pi.k3s).toMatchObject({ enable: false, role: null });
     expect(pi.consul).toMatchObject({ enable: true, server: false });
     expect(pi.nats).toMatchObject({ jetstream: false, routes: [], leafnodeRemotes: ["nats-leaf://10.42.0.10:7422"] });
-    expect(pi.mqtt.bridge).toEqual({ address: "10.42.0.10", port: 8883, tls: true });
+    expect(pi.mqtt.bridge).toMatchObject({ address: "10.42.0.10", port: 8884, tls: true, clientId: "bridge-edge-pi", topics: ["homeassistant/#", "borg/#"] });
+    expect(pi.mqtt.listeners.map((l) => l.name)).toEqual(["lan", "local"]);
     expect(pi.homeAssistant).toMatchObject({ enable: true, timeZone: "Europe/Berlin" });
   });
 
   it("without TLS (dev) the broker listens in plaintext on the LAN, still with auth", () => {
     const dev = spec("dev");
-    expect(servicesOf(dev, "queen").mqtt.listeners).toEqual([{ port: 1883, address: "0.0.0.0", allowAnonymous: false, tls: false }]);
+    expect(servicesOf(dev, "queen").mqtt.listeners.filter((l) => l.name === "lan")).toEqual([
+      { name: "lan", port: 1883, address: "0.0.0.0", allowAnonymous: false, tls: false, clientCertificates: false },
+    ]);
     expect(servicesOf(dev, "queen").nats.tls).toBe(false);
   });
 
@@ -68,7 +73,8 @@ describe("service roles per node", () => {
     const q = servicesOf(prod, "queen");
     expect(q.k3s.tokenFile).toBe("/var/lib/borg/secrets/k3s-token");
     expect(q.k3s.agentTokenFile).toBe("/var/lib/borg/secrets/k3s-agent-token");
-    expect(q.mqtt.passwordFile).toBe("/var/lib/borg/secrets/mosquitto-passwd");
+    expect(q.mqtt.users.map((u) => u.hashFile)).toEqual(["/var/lib/borg/secrets/mqtt-homeassistant.hash", "/var/lib/borg/secrets/mqtt-borg-probe.hash"]);
+    expect(q.mqtt.tls).toEqual({ caFile: "/var/lib/borg/secrets/mqtt-ca.crt", certFile: "/var/lib/borg/secrets/mqtt-server.crt", keyFile: "/var/lib/borg/secrets/mqtt-server.key" });
     expect(JSON.stringify(q)).not.toMatch(/password"\s*:\s*"[^/]/i);
   });
 });

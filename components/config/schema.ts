@@ -214,9 +214,23 @@ export const ServicesSchema = z.strictObject({
       enabled,
       /** Allowed by the schema for throw-away labs; the policy pack rejects it (always mandatory). */
       allowAnonymous: z.boolean().default(false),
+      /**
+       * Broker users, each with a Pulumi-generated password. ACLs are default-deny: a user can use
+       * exactly the topics its `acl` lines grant (`<read|write|readwrite|deny> <topic>`), and a user
+       * without ACL lines could do nothing, so at least one line is required.
+       */
       users: z
-        .array(z.strictObject({ name: posixUser, acl: z.array(z.string().regex(/^(?:read|write|readwrite|deny) \S+$/, "must be '<read|write|readwrite|deny> <topic>'")).min(1) }))
+        .array(
+          z.strictObject({
+            name: posixUser,
+            acl: z
+              .array(z.string().regex(/^(?:read|write|readwrite|deny) \S+$/, "must be '<read|write|readwrite|deny> <topic>'"))
+              .min(1, "needs at least one ACL line: a user without ACL lines can do nothing"),
+          }),
+        )
         .default([{ name: "homeassistant", acl: ["readwrite homeassistant/#"] }]),
+      /** Topic patterns the edge Pi's broker shares with the queen's, both ways, QoS 1. */
+      bridgeTopics: z.array(z.string().regex(/^[^\s]+$/, "must be one MQTT topic pattern")).min(1).default(["homeassistant/#", "borg/#"]),
     })
     .prefault({}),
   homeAssistant: z

@@ -3,6 +3,7 @@
 import type * as pulumi from "@pulumi/pulumi";
 import type { CollectiveSpec } from "../config/validate.js";
 import { K3s } from "./k3s.js";
+import { Mqtt } from "./mqtt.js";
 import type { CollectiveService } from "./types.js";
 
 export interface ServiceArgs {
@@ -11,7 +12,9 @@ export interface ServiceArgs {
 }
 
 export function createServices(args: ServiceArgs, opts: pulumi.ComponentResourceOptions): CollectiveService[] {
-  const services: CollectiveService[] = [];
-  if (args.spec.services.k3s.enabled) services.push(new K3s("borg-k3s", args, opts));
-  return services;
+  const { services } = args.spec;
+  return [
+    ...(services.k3s.enabled ? [new K3s("borg-k3s", args, opts)] : []),
+    ...(services.mqtt.enabled ? [new Mqtt("mqtt", args, opts)] : []),
+  ];
 }

@@ -61,7 +61,12 @@ else {
     files = map (f: { inherit (f) name owner group; }) (field secrets "files" [ ]);
   };
 
-  services.k3s = field (field node "services" { }) "k3s" { };
+  # Service settings go through unchanged to the service modules that declare them
+  # (../modules/services/*.nix): add a service's name here with its module.
+  services =
+    let all = field node "services" { }; in
+    builtins.listToAttrs (map (name: { inherit name; value = all.${name}; })
+      (builtins.filter (name: all ? ${name}) [ "k3s" "mqtt" ]));
 
   proxmoxGuest.enable = platform == "proxmox-vm";
   raspberryPi.enable = platform == "raspberry-pi-4";

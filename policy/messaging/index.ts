@@ -3,5 +3,6 @@ import type { ResourceValidationPolicy } from "@pulumi/policy";
 import { brokerHashedPasswords } from "./hashedPasswords";
 import { brokerNoAnonymous } from "./noAnonymous";
 import { brokerTls } from "./tls";
+import { mqttAclPerUser } from "./mqttAclPerUser";
 
-export const messagingPolicies: ResourceValidationPolicy[] = [brokerNoAnonymous, brokerTls, brokerHashedPasswords];
+export const messagingPolicies: ResourceValidationPolicy[] = [brokerNoAnonymous, brokerTls, brokerHashedPasswords, mqttAclPerUser];

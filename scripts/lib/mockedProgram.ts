@@ -131,6 +131,16 @@ export function fakeOutputs(args: pulumi.runtime.MockResourceArgs): { id: string
       return { id: `${String(inputs.datastoreId)}:snippets/${String((unwrapSecrets(inputs.sourceRaw) as any)?.fileName)}`, state: inputs };
     case "command:remote:Command":
       return { id, state: { ...inputs, stdout: fakeStdout(args.name, String(inputs.create ?? "")), stderr: "" } };
+    case "tls:index/selfSignedCert:SelfSignedCert":
+    case "tls:index/locallySignedCert:LocallySignedCert":
+      return { id, state: { ...inputs, certPem: `fake certificate of ${args.name}` } };
+    case "tls:index/certRequest:CertRequest":
+      return { id, state: { ...inputs, certRequestPem: `fake certificate request of ${args.name}` } };
+    case "random:index/randomBytes:RandomBytes": {
+      // Real-looking bytes of the asked length (code decodes them), stable per name; labelled fakes.
+      const bytes = createHash("sha512").update(`fake bytes of ${args.name}`).digest().subarray(0, Number(inputs.length ?? 32));
+      return { id, state: { ...inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") } };
+    }
     default:
       if (args.type.startsWith("random:")) return { id, state: { ...inputs, result: canary(`random:${args.name}`) } };
       return { id, state: inputs };

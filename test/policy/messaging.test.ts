@@ -10,7 +10,7 @@ import { runPolicies, runResourcePolicy, type EnforcementConfig, type PlanResour
 import { synth, type Synth } from "../helpers.js";
 import { mutate, expectViolation, INFRA_FIXTURE, type Obj } from "./harness.js";
 
-const NAMES = ["broker-no-anonymous", "broker-tls", "broker-hashed-passwords"];
+const NAMES = ["broker-no-anonymous", "broker-tls", "broker-hashed-passwords", "mqtt-acl-per-user"];
 const FIXTURE = INFRA_FIXTURE;
 
 const policy = (name: string): ResourceValidationPolicy => {
@@ -226,5 +226,38 @@ describe("infra-insecure.json", () => {
     const report = await runPolicies(messagingPolicies, fixture.resources, { all: "mandatory" });
     const tripped = new Set(report.violations.map((v) => v.policy));
     expect(NAMES.filter((n) => !tripped.has(n))).toEqual([]);
+  });
+});
+
+describe("mqtt-acl-per-user", () => {
+  const acl = messagingPolicies.find((p) => p.name === "mqtt-acl-per-user")!;
+  let prod: Synth;
+  beforeAll(async () => {
+    prod = await synth("prod");
+  });
+  const mqttOf = (i: Obj) => i.nodeConfig.services.mqtt as Obj;
+
+  it("passes the committed brokers (queen with its bridge identity, the Pi)", async () => {
+    for (const host of ["queen-nixos", "edge-pi-nixos"]) expect((await runResourcePolicy(acl, prod.byName(host))).violations, host).toEqual([]);
+  });
+
+  it("is not applicable where no broker runs", async () => {
+    expect((await runResourcePolicy(acl, prod.byName("drone-1-nixos"))).notApplicable).toMatch(/no MQTT broker/);
+  });
+
+  it("fails a user without ACL lines", async () => {
+    const r = mutate(prod.byName("queen-nixos"), (i) => (mqttOf(i).users[0].acl = []));
+    expectViolation(await runResourcePolicy(acl, r), "queen-nixos", "nodeConfig.services.mqtt.users[0].acl", /'homeassistant' has no ACL lines/);
+  });
+
+  it("fails a user or a bridge that may write the whole tree, unless it is an admin", async () => {
+    const r = mutate(prod.byName("queen-nixos"), (i) => mqttOf(i).users[0].acl.push("readwrite #"));
+    expectViolation(await runResourcePolicy(acl, r), "queen-nixos", "nodeConfig.services.mqtt.users[0].acl", /may readwrite '#'/);
+    expect((await runResourcePolicy(acl, r, { "mqtt-acl-per-user": { adminUsers: ["homeassistant"] } })).violations).toEqual([]);
+    const bridge = mutate(prod.byName("queen-nixos"), (i) => (mqttOf(i).bridgeUsers[0].acl = ["write +/#"]));
+    expectViolation(await runResourcePolicy(acl, bridge), "queen-nixos", "nodeConfig.services.mqtt.bridgeUsers[0].acl", /'bridge-edge-pi' may write '\+\/#'/);
+    // reading everything is not writing everything
+    const reader = mutate(prod.byName("queen-nixos"), (i) => (mqttOf(i).users[0].acl = ["read #"]));
+    expect((await runResourcePolicy(acl, reader)).violations).toEqual([]);
   });
 });

@@ -65,7 +65,7 @@ describe("what each node opens (derived from its roles)", () => {
     expect(rulesOf(prod, "queen")).toEqual([
       "ssh:lan", "ceph-mon-msgr2:cluster", "ceph-mon-msgr1:cluster", "ceph-daemons:cluster", "k3s-api:lan", "k3s-etcd:cluster", "kubelet:cluster",
       "flannel-vxlan:cluster", "consul-server-rpc:cluster", "consul-serf-lan-tcp:cluster", "consul-serf-lan-udp:cluster", "consul-https:lan",
-      "nats-client:lan", "nats-route:cluster", "nats-leaf-hub:cluster", "mqtt-tls:lan",
+      "nats-client:lan", "nats-route:cluster", "nats-leaf-hub:cluster", "mqtt-tls:lan", "mqtt-bridge:cluster",
     ]);
     expect(rulesOf(prod, "drone-3")).toEqual([
       "ssh:lan", "ceph-daemons:cluster", "kubelet:cluster", "flannel-vxlan:cluster", "consul-serf-lan-tcp:cluster", "consul-serf-lan-udp:cluster",
