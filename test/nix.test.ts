@@ -163,6 +163,7 @@ let
   pkgs = {
     getent = "/nix/store/00000000000000000000000000000000-getent";
     mosquitto = "/nix/store/00000000000000000000000000000000-mosquitto";
+    k3s = { pname = "k3s"; version = "stub"; };
     path = /nonexistent/nixpkgs; # outside the store: the nixpkgs pin stays off
     linuxPackages = "linuxPackages";
   };
