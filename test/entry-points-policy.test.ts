@@ -22,6 +22,7 @@ const PACK = path.join(PROJECT_ROOT, "policy");
 const FIXTURES = ["infra-insecure.json", "kubernetes-insecure.json"];
 const configFile = (stack: string) => path.join(PACK, "config", `${stack}.json`);
 const packs = new Map<string, PolicyPackRun>();
+const scratch = tempDir("borg-pack-");
 
 beforeAll(async () => {
   if (!fs.existsSync(path.join(PACK, "node_modules", "@pulumi", "policy"))) {
@@ -29,7 +30,8 @@ beforeAll(async () => {
   }
   // One pack process per stack, as the CLI starts one per `pulumi preview -s <stack>`. The first
   // compiles the pack (ts-node, type-checked: seconds); the others find its cache.
-  const tmpdir = tempDir("borg-pack-");
+  const tmpdir = path.join(scratch, "tmp");
+  fs.mkdirSync(tmpdir);
   const start = async (stack: string) => {
     const { values } = readStackFile(path.join(PROJECT_ROOT, "stacks", `Pulumi.${stack}.yaml`));
     const config = { ...values, ...Object.fromEntries(SECRET_KEYS.map((k) => [`borg:${k}`, canary(`borg:${k}`)])) };
@@ -41,6 +43,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await Promise.all([...packs.values()].map((p) => p.close()));
+  fs.rmSync(scratch, { recursive: true, force: true });
 });
 
 /** The pack's answer in the offline runner's terms: the engine prefixes messages with the description. */
@@ -121,7 +124,7 @@ describe("exemptions and bad settings under the engine", () => {
     const stackFinding = prod.violations.find((v) => stackRules.has(v.policy) && v.resource)!;
     expect(resourceFinding && stackFinding, "the fixtures trip a resource rule and a stack rule on a resource").toBeTruthy();
     const reason = "exempted by the entry-point test";
-    const file = path.join(tempDir("borg-policy-config-"), "exempt.json");
+    const file = path.join(scratch, "exempt.json");
     fs.writeFileSync(
       file,
       JSON.stringify({
@@ -138,7 +141,7 @@ describe("exemptions and bad settings under the engine", () => {
   });
 
   it("a setting a rule does not define: the runner refuses the config, the rules refuse it under the engine", async () => {
-    const file = path.join(tempDir("borg-policy-config-"), "typo.json");
+    const file = path.join(scratch, "typo.json");
     const rule = [...allPolicies].find((p) => !stackRules.has(p.name))!.name;
     fs.writeFileSync(file, JSON.stringify({ all: "mandatory", [rule]: { exemption: [] } }));
     expect(() => readEnforcementConfig(file)).toThrow(/exemption/);
@@ -148,7 +151,7 @@ describe("exemptions and bad settings under the engine", () => {
   });
 
   it("a rule name the pack lacks: the runner refuses the config, the engine ignores it", async () => {
-    const file = path.join(tempDir("borg-policy-config-"), "unknown.json");
+    const file = path.join(scratch, "unknown.json");
     fs.writeFileSync(file, JSON.stringify({ all: "mandatory", "no-such-rule": "mandatory" }));
     expect(() => readEnforcementConfig(file)).toThrow(/no-such-rule/);
     const pack = packs.get("prod")!;

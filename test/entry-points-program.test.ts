@@ -9,7 +9,7 @@
 // outputs (the fake providers answer every output, as synth's mocks do).
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { beforeAll, describe, expect, inject, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, inject, it } from "vitest";
 import { PROJECT_ROOT } from "../components/bundle.js";
 import { SECRET_KEYS } from "../components/config/schema.js";
 import { canary, decodeWire, type CapturedResource } from "../scripts/lib/mockedProgram.js";
@@ -60,6 +60,10 @@ beforeAll(async () => {
   const done = await Promise.all(files.map((file) => run(readStackFile(file))));
   files.forEach((file, i) => runs.set(file, done[i]!));
 }, 300_000);
+
+afterAll(() => {
+  for (const run of runs.values()) fs.rmSync(run.bundleRoot, { recursive: true, force: true });
+});
 
 describe.each(STACKS)("%s through the language host's entry point", (stack) => {
   let engine: EngineRun;
@@ -124,7 +128,9 @@ describe.each(STACKS)("%s through the language host's entry point", (stack) => {
 describe("an invalid stack through the language host's entry point", () => {
   it("exits non-zero, logs synth's one-line-per-problem message as one error, registers nothing but the stack", async () => {
     const engine = runs.get(BROKEN)!;
-    const synthRun = await runCli(synthMain, "--config", BROKEN, "--out", tempDir());
+    const out = tempDir();
+    const synthRun = await runCli(synthMain, "--config", BROKEN, "--out", out);
+    fs.rmSync(out, { recursive: true, force: true });
     expect(synthRun.status).toBe(2);
     const synthMessage = synthRun.stderr.slice(synthRun.stderr.indexOf(": ") + 2);
     expect(synthMessage).toMatch(/^invalid stack configuration \(\d+ problems\):\n(  - \S+: .+\n?)+$/);
