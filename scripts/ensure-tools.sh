@@ -9,6 +9,8 @@ declare -A package_of=(
   [openssl]=openssl
   [mosquitto]=mosquitto
   [mosquitto_sub]=mosquitto-clients
+  # `kubectl config view` checks the exported kubeconfig (any kubectl will do)
+  [kubectl]=kubernetes-client
 )
 
 missing=()

@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from "../components/bundle.js";
 import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
 import { K3S_DISABLED, k3sRoles, k3sSettingsFor } from "../components/services/k3s.js";
 import { rewriteKubeconfig } from "../components/services/kubeconfig.js";
-import { stackValues, synth, tempDir, transitiveDependencies, type Synth } from "./helpers.js";
+import { STACKS, stackFile, stackValues, synth, tempDir, transitiveDependencies, type Synth } from "./helpers.js";
 
 const FIXTURE = fs.readFileSync(path.join(PROJECT_ROOT, "test", "fixtures", "k3s.yaml"), "utf8");
 const NIX = ["--option", "build-users-group", ""];
@@ -169,6 +169,54 @@ describe("the K3s component in the committed plans", () => {
     expect(prod.plan.outputs.kubeconfig).toBe("[secret]");
     expect(prod.plan.outputs.k3sApiUrl).toBe("https://10.42.0.10:6443");
   });
+});
+
+describe("every committed stack runs K3s", () => {
+  it.each(STACKS)("%s: the K3s component, its tokens, gates and kubeconfig; no K3s step on the edge Pi", async (stack) => {
+    const s = await synth(stack);
+    expect(s.byType("borg:index:K3s")).toHaveLength(1);
+    for (const name of ["borg-k3s-token", "borg-k3s-agent-token", "borg-k3s-ready-queen", "borg-k3s-nodes-ready", "borg-k3s-kubeconfig", "queen-nixos-guard-k3s-before"]) {
+      expect(s.byName(name).name).toBe(name);
+    }
+    expect(s.plan.resources.filter((r) => r.name.startsWith("edge-pi-nixos-guard-k3s"))).toEqual([]);
+    expect(s.plan.outputs).toMatchObject({ kubeconfig: "[secret]", k3sApiUrl: expect.stringMatching(/^https:\/\/10\.42\.\d+\.10:6443$/) });
+  });
+});
+
+describe("K3s secrets stay in the secrets channel (secrets revealed, test-only capture)", () => {
+  it("the tokens reach only the secrets steps' stdin of the nodes that need them; the admin key only the secret export", async () => {
+    const { runProgram } = await import("../scripts/lib/mockedProgram.js");
+    const { readStackFile } = await import("../scripts/lib/stackFile.js");
+    const { values } = readStackFile(stackFile("prod"));
+    const config = { ...values, "borg:sshPrivateKey": "<secret:borg:sshPrivateKey>", "borg:proxmoxApiToken": "<secret:borg:proxmoxApiToken>" };
+    const run = await runProgram({ stack: "prod", config, secretKeys: ["borg:sshPrivateKey", "borg:proxmoxApiToken"], bundleRoot: tempDir(), revealSecrets: true });
+    const token = "<secret:random:borg-k3s-token>";
+    const agentToken = "<secret:random:borg-k3s-agent-token>";
+    const adminKey = "<secret:k3s-admin-key:borg-k3s-kubeconfig>";
+    // install-secrets.sh records carry the content base64-encoded
+    const forms = (canary: string) => [canary, Buffer.from(canary).toString("base64")];
+    const where = (canary: string) =>
+      run.resources
+        .filter((r) => forms(canary).some((f) => JSON.stringify(r.inputs).includes(f)))
+        .map((r) => {
+          const hit = Object.entries(r.inputs).filter(([, v]) => forms(canary).some((f) => JSON.stringify(v).includes(f)));
+          return `${r.name}.${hit.map(([k]) => k).join(",")}`;
+        })
+        .sort();
+    expect(where(token)).toEqual(["drone-1-nixos-secrets.stdin", "drone-2-nixos-secrets.stdin", "queen-nixos-secrets.stdin"]);
+    expect(where(agentToken)).toEqual(["drone-1-nixos-secrets.stdin", "drone-2-nixos-secrets.stdin", "drone-3-nixos-secrets.stdin", "queen-nixos-secrets.stdin"]);
+    for (const name of ["queen-nixos-secrets", "drone-3-nixos-secrets"]) {
+      const step = run.resources.find((r) => r.name === name)!;
+      expect(step.inputs.logging).toBe("none");
+      expect(step.additionalSecretOutputs).toEqual(expect.arrayContaining(["stdout", "stderr"]));
+    }
+    expect(where(adminKey)).toEqual([]);
+    // the admin key leaves the step only as the kubeconfig export, which is a secret output
+    expect(run.outputs.kubeconfig).toBe("[secret]");
+    const redacted = await synth("prod");
+    expect(redacted.plan.outputs.kubeconfig).toBe("[secret]");
+    expect(JSON.stringify(redacted.plan)).not.toContain("<secret:random:borg-k3s");
+  }, 120_000);
 });
 
 describe("the exported kubeconfig, checked by the real kubectl", () => {
