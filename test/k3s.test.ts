@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from "../components/bundle.js";
 import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
 import { K3S_DISABLED, k3sRoles, k3sSettingsFor } from "../components/services/k3s.js";
 import { rewriteKubeconfig } from "../components/services/kubeconfig.js";
-import { STACKS, stackFile, stackValues, synth, tempDir, transitiveDependencies, type Synth } from "./helpers.js";
+import { STACKS, stackFile, stackValues, synth, synthFresh, tempDir, toStackConfig, transitiveDependencies, type Synth } from "./helpers.js";
 
 const FIXTURE = fs.readFileSync(path.join(PROJECT_ROOT, "test", "fixtures", "k3s.yaml"), "utf8");
 const NIX = ["--option", "build-users-group", ""];
@@ -181,6 +181,22 @@ describe("every committed stack runs K3s", () => {
     expect(s.plan.resources.filter((r) => r.name.startsWith("edge-pi-nixos-guard-k3s"))).toEqual([]);
     expect(s.plan.outputs).toMatchObject({ kubeconfig: "[secret]", k3sApiUrl: expect.stringMatching(/^https:\/\/10\.42\.\d+\.10:6443$/) });
   });
+});
+
+describe("K3s disabled", () => {
+  it("creates nothing K3s: no component, tokens, guards, gates, token files, K3s ports or export", async () => {
+    const values = stackValues("prod");
+    values.services.k3s = { enabled: false };
+    const s = await synthFresh(toStackConfig("prod", values));
+    expect(s.plan.resources.filter((r) => /k3s/.test(r.name) || r.type === "borg:index:K3s").map((r) => r.name)).toEqual([]);
+    for (const host of s.byType("borg:index:NixosHost")) {
+      const config = (host.inputs as any).nodeConfig;
+      expect(config.services.k3s.enable, host.name).toBe(false);
+      expect(config.roles.filter((r: string) => r.startsWith("k3s-")), host.name).toEqual([]);
+      expect(config.secrets.files.map((f: { name: string }) => f.name), host.name).not.toContain("k3s-agent-token");
+    }
+    expect(s.plan.outputs.kubeconfig).toBeUndefined();
+  }, 60_000);
 });
 
 describe("K3s secrets stay in the secrets channel (secrets revealed, test-only capture)", () => {
