@@ -480,7 +480,13 @@ describe("without root", () => {
         ["revert.sh", [NODE, fx.hash]],
         ["install-secrets.sh", [NODE]],
       ] as const) {
-        const r = spawnSync("bash", [path.join(pub, script), ...args], { env, input: `x root root ${Buffer.from("s").toString("base64")}\n`, encoding: "utf8", timeout: 20_000, ...asNobody });
+        // stdin from a file, not a pipe: a script that refuses before reading it must not race an EPIPE
+        const input = path.join(pub, "stdin");
+        fs.writeFileSync(input, `x root root ${Buffer.from("s").toString("base64")}\n`);
+        const fd = fs.openSync(input, "r");
+        const r = spawnSync("bash", [path.join(pub, script), ...args], { env, stdio: [fd, "pipe", "pipe"], encoding: "utf8", timeout: 20_000, ...asNobody });
+        fs.closeSync(fd);
+        fs.rmSync(input);
         expect(r.error).toBeUndefined();
         expect([script, r.status, r.stdout, r.stderr]).toEqual([script, 1, "", `borg: ${NODE}: ${script} must run as root (sudo)\n`]);
       }
