@@ -85,6 +85,7 @@ const INVALID: Array<[string, string, Mutation, string]> = [
   ["monitor on the edge Pi", "prod", (c) => (c.services.ceph.monitors = ["queen", "drone-1", "edge-pi"]), "borg:services.ceph.monitors[2]: 'edge-pi' is not the queen or a drone; a Ceph monitor must run on one of: queen, drone-1, drone-2, drone-3"],
   ["even number of JetStream peers", "prod", (c) => (c.services.nats.jetstream.peers = ["queen", "drone-1"]), "borg:services.nats.jetstream.peers: has 2 peers; JetStream needs an odd number (1, 3, 5) to keep quorum"],
   ["JetStream peer on the edge Pi", "prod", (c) => (c.services.nats.jetstream.peers = ["queen", "drone-1", "edge-pi"]), "borg:services.nats.jetstream.peers[2]: 'edge-pi' is not the queen or a drone; a JetStream peer must run on one of: queen, drone-1, drone-2, drone-3"],
+  ["even number of Consul servers", "prod", (c) => (c.services.consul.servers = ["queen", "drone-1"]), "borg:services.consul.servers: has 2 servers; Consul needs an odd number (1, 3, 5) to keep quorum"],
   ["Consul server listed twice", "prod", (c) => (c.services.consul.servers = ["queen", "queen", "drone-1"]), "borg:services.consul.servers[1]: 'queen' is listed twice"],
   ["prod without TLS", "prod", (c) => (c.security.tls = false), "borg:security.tls: must be true at security level prod"],
   ["prod Pi without pinned host key", "prod", (c) => delete c.edgePi.hostKey, "borg:edgePi.hostKey: is required: pin the Pi's SSH host key: ssh-keyscan -t ed25519 10.42.0.50 | cut -d' ' -f2-"],

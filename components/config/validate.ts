@@ -311,7 +311,11 @@ function checkServices(services: Services, network: Network | undefined, nodes: 
       problems.add([...path, 0], `is '${first}'; list the queen ('${queen}') first: it initialises the cluster and the others join it`);
     }
   }
-  if (services.consul.enabled) memberList(["services", "consul", "servers"], services.consul.servers, "a Consul server");
+  if (services.consul.enabled) {
+    memberList(["services", "consul", "servers"], services.consul.servers, "a Consul server");
+    const count = services.consul.servers?.length;
+    if (count !== undefined && count % 2 === 0) problems.add(["services", "consul", "servers"], `has ${count} servers; Consul needs an odd number (1, 3, 5) to keep quorum`);
+  }
   if (services.nats.enabled) {
     const path = ["services", "nats", "jetstream", "peers"];
     memberList(path, services.nats.jetstream.peers, "a JetStream peer");
