@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Collective } from "./components/collective.js";
 import { loadSpec, requireSecret } from "./components/config/load.js";
+import { Consul } from "./components/services/consul.js";
 import { K3s } from "./components/services/k3s.js";
 import { Mqtt } from "./components/services/mqtt.js";
 
@@ -31,3 +32,8 @@ export const k3sApiUrl = k3s?.apiUrl;
 // MQTT brokers: URLs, the CA certificate and the users' passwords (secret).
 const mqttService = collective.services.find((s): s is Mqtt => s instanceof Mqtt);
 export const mqtt = mqttService?.outputs;
+
+// Service endpoints (secrets stay secret outputs: `pulumi stack output --show-secrets <name>`).
+const consulService = collective.services.find((s): s is Consul => s instanceof Consul);
+/** The Consul API/UI address, datacenter, CA certificate and management token (secret). */
+export const consul = consulService?.outputs;

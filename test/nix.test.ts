@@ -159,11 +159,14 @@ let
     hasPrefix = pre: s: b.substring 0 (b.stringLength pre) s == pre;
     concatMapStrings = f: l: b.concatStringsSep "" (map f l);
     escapeShellArg = s: "'" + b.replaceStrings [ "'" ] [ "'\\''" ] s + "'";
+    getName = p: (b.parseDrvName p.name).name;
   };
   pkgs = {
     getent = "/nix/store/00000000000000000000000000000000-getent";
     mosquitto = "/nix/store/00000000000000000000000000000000-mosquitto";
     k3s = { pname = "k3s"; version = "stub"; };
+    curl = "/nix/store/00000000000000000000000000000000-curl";
+    jq = "/nix/store/00000000000000000000000000000000-jq";
     path = /nonexistent/nixpkgs; # outside the store: the nixpkgs pin stays off
     linuxPackages = "linuxPackages";
   };
@@ -184,6 +187,7 @@ let
     nixpkgs.flake.source = null;
   };
   cfg = b.foldl' deepMerge { } (map (f: (call config f).config or { }) moduleFiles);
+  consulModule = (call config (nixDir + "/modules/services/consul.nix")).config;
 in
 {
   problems = checkOpts [ "borg" ] declared.borg values;
@@ -212,6 +216,16 @@ in
     extlinux = cfg.boot.loader.generic-extlinux-compatible.enable or false;
     kernel = cfg.boot.kernelPackages or null;
     role = cfg.environment.etc."borg/role".text;
+    # What the Consul module hands to nixpkgs (null when Consul is off on this node).
+    consul = if consulModule ? services then {
+      services = consulModule.services.consul;
+      unit = consulModule.systemd.services.consul;
+      env = consulModule.environment.etc."borg/consul.env".text;
+      variables = consulModule.environment.variables;
+      packages = consulModule.environment.systemPackages;
+      failedAssertions = map (a: a.message) (b.filter (a: !a.assertion) consulModule.assertions);
+      unfree = map consulModule.nixpkgs.config.allowUnfreePredicate [ { name = "consul-1.22.1"; } { name = "vault-1.19.0"; } ];
+    } else null;
   };
 }
 `;
@@ -241,6 +255,15 @@ interface HarnessOut {
     kernel: string | null;
     role: string;
     mosquitto: Record<string, any> | null;
+    consul: {
+      services: Record<string, any>;
+      unit: Record<string, any>;
+      env: string;
+      variables: Record<string, string>;
+      packages: string[];
+      failedAssertions: string[];
+      unfree: boolean[];
+    } | null;
   };
 }
 
@@ -425,6 +448,53 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
     const pi = runHarness(join(root, "prod", "nodes", "edge-pi", "node.json")).out.mosquitto!;
     expect(Object.keys(pi.bridges)).toEqual(["bridge-edge-pi"]);
     expect(runHarness(join(root, "prod", "nodes", "drone-1", "node.json")).out.mosquitto).toBeNull(); // mkIf false
+  });
+
+  it("consul: every node runs an agent with exactly nix/lib/consul.nix's config, the secret file only by path", () => {
+    const root = inject("synthRoot");
+    for (const [stack, node] of [["prod", "queen"], ["prod", "drone-3"], ["prod", "edge-pi"], ["dev", "queen"]] as const) {
+      const file = join(root, stack, "nodes", node, "node.json");
+      const c = runHarness(file).out.consul!;
+      const settings = `(builtins.fromJSON (builtins.readFile ${nixStr(file)})).services.consul`;
+      const lib = `(import ${nixStr(join(nixDir, "lib", "consul.nix"))})`;
+      expect(c.services.extraConfig, `${stack}/${node}`).toEqual(evalJson(`${lib}.extraConfig ${settings}`));
+      expect(c.env).toBe(evalJson(`${lib}.envText ${settings}`));
+      expect(c.services).toMatchObject({ enable: true, extraConfigFiles: ["/var/lib/borg/secrets/consul-secrets.json"] });
+      // interface names differ per machine (ens18, end0): the module's interface.* stay unset.
+      expect(c.services.interface).toBeUndefined();
+      expect(c.failedAssertions).toEqual([]);
+      expect(c.unit).toMatchObject({ after: ["network-online.target"], wants: ["network-online.target"] });
+      expect(c.unfree).toEqual([true, false]); // consul is allowed as unfree, nothing else
+      expect(c.packages).toEqual(["/nix/store/00000000000000000000000000000000-curl", "/nix/store/00000000000000000000000000000000-jq"]);
+    }
+    const queen = runHarness(join(root, "prod", "nodes", "queen", "node.json")).out.consul!;
+    expect(queen.services.webUi).toBe(true);
+    expect(queen.variables).toEqual({ CONSUL_HTTP_ADDR: "https://127.0.0.1:8501", CONSUL_CACERT: "/var/lib/borg/secrets/consul-ca.pem" });
+    expect(runHarness(join(root, "prod", "nodes", "drone-3", "node.json")).out.consul!.services.webUi).toBe(false);
+    expect(runHarness(join(root, "dev", "nodes", "queen", "node.json")).out.consul!.variables).toEqual({ CONSUL_HTTP_ADDR: "http://127.0.0.1:8500" });
+  });
+
+  it("consul: the module's assertions catch ACLs off, default allow, no gossip encryption, a client with bootstrapExpect, https without TLS", () => {
+    const root = inject("synthRoot");
+    const queen = JSON.parse(readFileSync(join(root, "prod", "nodes", "queen", "node.json"), "utf8"));
+    const variant = (change: (c: Record<string, any>) => void) => {
+      const copy = structuredClone(queen);
+      change(copy.services.consul);
+      return runHarness(nodeFile("consul-variant", copy)).out.consul!.failedAssertions;
+    };
+    expect(variant((c) => (c.acl.defaultPolicy = "allow"))).toEqual(["borg.services.consul: ACLs must be enabled with default policy deny."]);
+    expect(variant((c) => (c.acl.enabled = false))).toEqual(["borg.services.consul: ACLs must be enabled with default policy deny."]);
+    expect(variant((c) => (c.gossip.encrypt = false))).toEqual(["borg.services.consul: gossip encryption must be on."]);
+    expect(variant((c) => (c.server = false))).toEqual(["borg.services.consul: bootstrapExpect is set on servers and only there."]);
+    expect(variant((c) => (c.tls = null))).toEqual(["borg.services.consul: the API is https exactly when TLS is configured."]);
+    // And a value of the wrong type never reaches the module: the option declarations refuse it.
+    const bad = structuredClone(queen);
+    bad.services.consul.address = "queen.hive.lan";
+    bad.services.consul.api.scheme = "ftp";
+    expect(runHarness(nodeFile("consul-bad", bad)).problems).toEqual([
+      expect.stringMatching(/^type: borg\.services\.consul\.address is not strMatching/),
+      'type: borg.services.consul.api.scheme is not enum: "ftp"',
+    ]);
   });
 
   it("an existing (generic) host keeps its own accounts and its operators' SSH logins", () => {

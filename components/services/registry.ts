@@ -4,6 +4,7 @@ import type * as pulumi from "@pulumi/pulumi";
 import type { CollectiveSpec } from "../config/validate.js";
 import { K3s } from "./k3s.js";
 import { Mqtt } from "./mqtt.js";
+import { Consul } from "./consul.js";
 import type { CollectiveService } from "./types.js";
 
 export interface ServiceArgs {
@@ -15,6 +16,7 @@ export function createServices(args: ServiceArgs, opts: pulumi.ComponentResource
   const { services } = args.spec;
   return [
     ...(services.k3s.enabled ? [new K3s("borg-k3s", args, opts)] : []),
+    ...(services.consul.enabled ? [new Consul("consul", args, opts)] : []),
     ...(services.mqtt.enabled ? [new Mqtt("mqtt", args, opts)] : []),
   ];
 }
