@@ -18,7 +18,7 @@ export const consulAclDefaultDeny = resourceRule({
       findings.push({
         field: `${BASE}.enabled`,
         problem: "is not true: the agent serves its KV store, catalog and operator API to anyone who can reach it",
-        fix: "enable ACLs (acl.enabled = true) in the node's Consul settings (components/services.ts)",
+        fix: "enable ACLs (acl.enabled = true) in the node's Consul settings (components/services/consul.ts)",
       });
     }
     if (acl.defaultPolicy !== "deny") {

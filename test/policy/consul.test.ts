@@ -4,13 +4,15 @@
 // (the bootstrap token) and the insecure plan fixture tripping every rule.
 import type { ResourceValidationPolicy } from "@pulumi/policy";
 import * as fs from "node:fs";
+import * as path from "node:path";
+import { PROJECT_ROOT } from "../../components/bundle.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { consulPolicies } from "../../policy/consul/index.ts";
 import { runPolicies, runResourcePolicy, type EnforcementConfig, type PlanResource, type SingleRun } from "../../scripts/lib/policyRunner.js";
 import { synth, type Synth } from "../helpers.js";
 import { mutate, expectViolation, INFRA_FIXTURE, type Obj } from "./harness.js";
 
-const NAMES = ["consul-acl-default-deny", "consul-no-global-management-token", "consul-no-wildcard-write", "consul-intentions-default-deny", "consul-provider-https"];
+const NAMES = ["consul-acl-default-deny", "consul-gossip-encryption", "consul-tls-verify", "consul-no-global-management-token", "consul-no-wildcard-write", "consul-intentions-default-deny", "consul-provider-https"];
 const FIXTURE = INFRA_FIXTURE;
 
 const policy = (name: string): ResourceValidationPolicy => {
@@ -41,9 +43,11 @@ const webToken = plan(T.token, "web-token", { description: "web service", polici
 const webIntentions = plan(T.intentions, "web", { name: "web", sources: [{ name: "frontend", action: "allow", type: "consul" }, { name: "*", action: "deny", type: "consul" }] });
 
 let prod: Synth;
+let dev: Synth;
 let host: PlanResource;
 beforeAll(async () => {
   prod = await synth("prod");
+  dev = await synth("dev");
   host = prod.byName("drone-1-nixos");
 });
 
@@ -84,6 +88,81 @@ describe("consul-acl-default-deny", () => {
 
   it("does not judge other types", async () => {
     expect((await run("consul-acl-default-deny", prod.byName("queen-vm-qemu"))).notApplicable).toBeDefined();
+  });
+});
+
+describe("consul-gossip-encryption", () => {
+  it("passes every node of every committed stack (the key is generated everywhere, dev included)", async () => {
+    for (const s of [prod, dev]) {
+      const hosts = s.byType("borg:index:NixosHost");
+      expect(hosts.length).toBeGreaterThan(1);
+      for (const r of hosts) expect((await run("consul-gossip-encryption", r)).violations, r.name).toEqual([]);
+    }
+  });
+
+  it("fails gossip in clear, either verify side off, and a key file outside the secrets channel", async () => {
+    const r = mutate(host, (i) => Object.assign(i.nodeConfig.services.consul.gossip, { encrypt: false, verifyIncoming: false, verifyOutgoing: false }));
+    const result = await run("consul-gossip-encryption", r);
+    expectViolation(result, "drone-1-nixos", "nodeConfig.services.consul.gossip.encrypt", /anyone on the LAN can join/);
+    expectViolation(result, "drone-1-nixos", "nodeConfig.services.consul.gossip.verifyIncoming", /unencrypted gossip/);
+    expectViolation(result, "drone-1-nixos", "nodeConfig.services.consul.gossip.verifyOutgoing");
+    expect(result.violations).toHaveLength(3);
+    // The config file names a path the secrets step never writes (e.g. a store path).
+    const storePath = mutate(host, (i) => (i.nodeConfig.services.consul.secretConfigFile = "/nix/store/abc-consul-secrets.json"));
+    expectViolation(await run("consul-gossip-encryption", storePath), "drone-1-nixos", "nodeConfig.services.consul.secretConfigFile", /Nix store or node.json/);
+    const notDelivered = mutate(host, (i) => (i.nodeConfig.secrets.files = i.nodeConfig.secrets.files.filter((f: Obj) => f.name !== "consul-secrets.json")));
+    expectViolation(await run("consul-gossip-encryption", notDelivered), "drone-1-nixos", "nodeConfig.services.consul.secretConfigFile");
+  });
+
+  it("fails a node with no gossip settings at all", async () => {
+    const result = await run("consul-gossip-encryption", mutate(host, (i) => delete i.nodeConfig.services.consul.gossip));
+    expectViolation(result, "drone-1-nixos", "nodeConfig.services.consul.gossip.encrypt");
+  });
+
+  it("ignores a node that does not run Consul, and other types", async () => {
+    const off = mutate(host, (i) => Object.assign(i.nodeConfig.services.consul, { enable: false, gossip: { encrypt: false } }));
+    expect((await run("consul-gossip-encryption", off)).violations).toEqual([]);
+    expect((await run("consul-gossip-encryption", prod.byName("queen-vm-qemu"))).notApplicable).toBeDefined();
+  });
+});
+
+describe("consul-tls-verify", () => {
+  it("passes every prod node: TLS, all three verifications, files from the secrets channel, an https API", async () => {
+    for (const r of prod.byType("borg:index:NixosHost")) expect((await run("consul-tls-verify", r)).violations, r.name).toEqual([]);
+  });
+
+  it("fails each verification turned off, by name", async () => {
+    const r = mutate(host, (i) => Object.assign(i.nodeConfig.services.consul.tls, { verifyIncoming: false, verifyOutgoing: false, verifyServerHostname: false }));
+    const result = await run("consul-tls-verify", r);
+    expectViolation(result, "drone-1-nixos", "nodeConfig.services.consul.tls.verifyIncoming", /without a certificate of the CA/);
+    expectViolation(result, "drone-1-nixos", "nodeConfig.services.consul.tls.verifyOutgoing");
+    expectViolation(result, "drone-1-nixos", "nodeConfig.services.consul.tls.verifyServerHostname", /pose as a server/);
+    expect(result.violations).toHaveLength(3);
+  });
+
+  it("fails a key that is not a delivered secret file, and a plaintext API on the LAN", async () => {
+    const key = mutate(host, (i) => (i.nodeConfig.services.consul.tls.keyFile = "/etc/consul/key.pem"));
+    expectViolation(await run("consul-tls-verify", key), "drone-1-nixos", "nodeConfig.services.consul.tls.keyFile", /not one of the node's secret files/);
+    const queen = prod.byName("queen-nixos");
+    const api = mutate(queen, (i) => (i.nodeConfig.services.consul.api.scheme = "http"));
+    expectViolation(await run("consul-tls-verify", api), "queen-nixos", "nodeConfig.services.consul.api.scheme", /in clear/);
+  });
+
+  it("dev has no Consul TLS: the rule sees it, and the dev config disables the rule", async () => {
+    const queen = dev.byName("queen-nixos");
+    const result = await run("consul-tls-verify", queen);
+    expectViolation(result, "queen-nixos", "nodeConfig.services.consul.tls", /in clear text/);
+    expectViolation(result, "queen-nixos", "nodeConfig.services.consul.api.scheme");
+    const devConfig = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "policy", "config", "dev.json"), "utf8")) as EnforcementConfig;
+    const report = await runPolicies(consulPolicies, dev.plan.resources, devConfig);
+    expect(report.ran).not.toContain("consul-tls-verify");
+    expect(report.violations.filter((v) => v.policy === "consul-tls-verify")).toEqual([]);
+  });
+
+  it("ignores a node that does not run Consul, and other types", async () => {
+    const off = mutate(host, (i) => Object.assign(i.nodeConfig.services.consul, { enable: false, tls: null }));
+    expect((await run("consul-tls-verify", off)).violations).toEqual([]);
+    expect((await run("consul-tls-verify", prod.byName("queen-vm-qemu"))).notApplicable).toBeDefined();
   });
 });
 
