@@ -6,6 +6,8 @@ set -euo pipefail
 declare -A package_of=(
   [nix-instantiate]=nix-bin
   [shellcheck]=shellcheck
+  [curl]=curl
+  [jq]=jq
   [openssl]=openssl
   [mosquitto]=mosquitto
   [mosquitto_sub]=mosquitto-clients

@@ -172,10 +172,12 @@ describe("triggers", () => {
       .filter((r) => triggersOf(changed, r.name) !== triggersOf(before, r.name))
       .map((r) => r.name)
       .sort();
-    // Its own steps and switch guards, its K3s server's /readyz (prod runs three servers), and
-    // the K3s gate that checks its (new) labels.
-    expect(differs.filter((n) => n.startsWith("drone-2-nixos-guard-"))).toEqual(["drone-2-nixos-guard-k3s-after", "drone-2-nixos-guard-k3s-before"]);
-    expect(differs.filter((n) => !n.startsWith("drone-2-nixos-guard-"))).toEqual([...STEPS.map((step) => `drone-2-nixos-${step}`), "borg-k3s-nodes-ready", "borg-k3s-ready-drone-2"].sort());
+    // Its own steps and switch guards, its K3s server's /readyz (prod runs three servers), the
+    // K3s gate that checks its (new) labels, and the Consul gates that re-check a redeployed server.
+    expect(differs.filter((n) => n.startsWith("drone-2-nixos-guard-"))).toEqual(["drone-2-nixos-guard-consul-after", "drone-2-nixos-guard-consul-before", "drone-2-nixos-guard-k3s-after", "drone-2-nixos-guard-k3s-before"]);
+    expect(differs.filter((n) => !n.startsWith("drone-2-nixos-guard-"))).toEqual(
+      [...STEPS.map((step) => `drone-2-nixos-${step}`), "borg-k3s-nodes-ready", "borg-k3s-ready-drone-2", "consul-gate", "consul-servers-gate"].sort(),
+    );
   });
 });
 

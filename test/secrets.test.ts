@@ -104,6 +104,11 @@ describe("node bundles", () => {
         files: [
           { name: "ssh_host_ed25519_key", owner: "root", group: "root" },
           { name: "k3s-agent-token", owner: "root", group: "root" },
+          // owned by the service user (a dynamic uid: base.nix hands them over once it exists)
+          { name: "consul-secrets.json", owner: "consul", group: "consul" },
+          { name: "consul-ca.pem", owner: "consul", group: "consul" },
+          { name: "consul-cert.pem", owner: "consul", group: "consul" },
+          { name: "consul-key.pem", owner: "consul", group: "consul" },
         ],
       },
     });
@@ -111,7 +116,7 @@ describe("node bundles", () => {
     const pi = JSON.parse(fs.readFileSync(path.join(s.outDir, "nodes", "edge-pi", "node.json"), "utf8"));
     expect(pi).toMatchObject({ role: "edge", platform: "raspberry-pi-4", storage: null, ssh: { hostKeyFile: null } });
     // the Pi's services' secret files: names and owners only (values travel on stdin)
-    expect(pi.secrets.files.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(["mqtt-homeassistant.hash", "mqtt-bridge.key"]));
+    expect(pi.secrets.files.map((f: { name: string }) => f.name)).toEqual(expect.arrayContaining(["mqtt-homeassistant.hash", "mqtt-bridge.key", "consul-secrets.json", "consul-ca.pem", "consul-cert.pem", "consul-key.pem"]));
     for (const f of pi.secrets.files) expect(Object.keys(f).sort()).toEqual(["group", "name", "owner"]);
   });
 
