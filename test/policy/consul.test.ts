@@ -8,6 +8,7 @@ import * as path from "node:path";
 import { PROJECT_ROOT } from "../../components/bundle.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { consulPolicies } from "../../policy/consul/index.ts";
+import { allPolicies } from "../../policy/policies.ts";
 import { runPolicies, runResourcePolicy, type EnforcementConfig, type PlanResource, type SingleRun } from "../../scripts/lib/policyRunner.js";
 import { synth, type Synth } from "../helpers.js";
 import { mutate, expectViolation, INFRA_FIXTURE, type Obj } from "./harness.js";
@@ -154,7 +155,7 @@ describe("consul-tls-verify", () => {
     expectViolation(result, "queen-nixos", "nodeConfig.services.consul.tls", /in clear text/);
     expectViolation(result, "queen-nixos", "nodeConfig.services.consul.api.scheme");
     const devConfig = JSON.parse(fs.readFileSync(path.join(PROJECT_ROOT, "policy", "config", "dev.json"), "utf8")) as EnforcementConfig;
-    const report = await runPolicies(consulPolicies, dev.plan.resources, devConfig);
+    const report = await runPolicies(allPolicies, dev.plan.resources, devConfig);
     expect(report.ran).not.toContain("consul-tls-verify");
     expect(report.violations.filter((v) => v.policy === "consul-tls-verify")).toEqual([]);
   });
