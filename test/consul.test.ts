@@ -347,16 +347,20 @@ describe("the plan", () => {
           .map((l) => l.split(" "))
           .map(([name, owner, group, b64, units]) => [name, { owner, group, content: Buffer.from(b64!, "base64").toString("utf8"), units }]),
       );
+    const keys = new Set<string>();
     for (const node of ["queen", "drone-1", "drone-2", "drone-3", "edge-pi"]) {
       const f = files(node);
       expect(Object.keys(f).filter((n) => n.startsWith("consul-")).sort(), node).toEqual(["consul-ca.pem", "consul-cert.pem", "consul-key.pem", "consul-secrets.json"]);
       for (const n of Object.keys(f).filter((n) => n.startsWith("consul-"))) expect(f[n], `${node} ${n}`).toMatchObject({ owner: "consul", group: "consul", units: "consul.service" });
       const secret = JSON.parse(f["consul-secrets.json"]!.content);
-      expect(secret.encrypt).toBe("<secret:random:consul-gossip-key>");
+      // The offline fake of RandomBytes gives real-looking bytes: 32 of them, the same key everywhere.
+      expect(Buffer.from(secret.encrypt, "base64")).toHaveLength(32);
+      keys.add(secret.encrypt);
       expect(secret.acl.tokens.agent).toBe(`<secret:random:consul-${node}-agent-token>`);
       expect(secret.acl.tokens.initial_management ?? null, node).toBe(["queen", "drone-1", "drone-2"].includes(node) ? "<secret:random:consul-management-token>" : null);
       expect(f["consul-key.pem"]!.content).toBe(`<secret:tls:consul-${node}-key>`);
     }
+    expect(keys.size).toBe(1);
     const tokens = String(byName("consul-agent-tokens").inputs.stdin).trim().split("\n");
     expect(tokens).toEqual(["queen", "drone-1", "drone-2", "drone-3", "edge-pi"].map((n) => `${n} ${agentAccessorId("prod", "hive", n)} <secret:random:consul-${n}-agent-token>`));
   });

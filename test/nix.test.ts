@@ -167,7 +167,6 @@ let
     k3s = { pname = "k3s"; version = "stub"; };
     curl = "/nix/store/00000000000000000000000000000000-curl";
     jq = "/nix/store/00000000000000000000000000000000-jq";
-    k3s = { version = "stub"; }; # the pinned k3s_X_Y is absent here: the module falls back (its own test checks the pin)
     path = /nonexistent/nixpkgs; # outside the store: the nixpkgs pin stays off
     linuxPackages = "linuxPackages";
   };
