@@ -5,6 +5,7 @@ import { loadSpec, requireSecret } from "./components/config/load.js";
 import { Consul } from "./components/services/consul.js";
 import { K3s } from "./components/services/k3s.js";
 import { Mqtt } from "./components/services/mqtt.js";
+import { Nats } from "./components/services/natsService.js";
 
 // Validation runs before the first resource: an invalid stack registers nothing.
 const spec = loadSpec();
@@ -37,3 +38,8 @@ export const mqtt = mqttService?.outputs;
 const consulService = collective.services.find((s): s is Consul => s instanceof Consul);
 /** The Consul API/UI address, datacenter, CA certificate and management token (secret). */
 export const consul = consulService?.outputs;
+
+// NATS: client, leaf and monitoring endpoints with the CA; every user's password (secret).
+const nats = collective.services.find((s): s is Nats => s instanceof Nats);
+export const natsEndpoints = nats?.endpoints;
+export const natsCredentials = nats?.credentials;

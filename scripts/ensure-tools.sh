@@ -13,11 +13,15 @@ declare -A package_of=(
   [mosquitto_sub]=mosquitto-clients
   # `kubectl config view` checks the exported kubeconfig (any kubectl will do)
   [kubectl]=kubernetes-client
+  [nats-server]=nats-server
+  [jq]=jq
+  [curl]=curl
 )
 
 missing=()
 for tool in "${!package_of[@]}"; do
-  command -v "$tool" >/dev/null 2>&1 || missing+=("${package_of[$tool]}")
+  # Debian puts daemons in /usr/sbin, which an unprivileged PATH often lacks.
+  command -v "$tool" >/dev/null 2>&1 || [ -x "/usr/sbin/$tool" ] || missing+=("${package_of[$tool]}")
 done
 [ "${#missing[@]}" -eq 0 ] && exit 0
 

@@ -120,7 +120,7 @@ describe("the K3s component in the committed plans", () => {
     expect(deps(prod, "edge-pi-nixos-secrets")).not.toContain("borg-k3s-agent-token");
     // (Other services' files are theirs to test.)
     const files = (node: string) =>
-      (prod.byName(`${node}-nixos`).inputs as any).nodeConfig.secrets.files.map((f: { name: string }) => f.name).filter((n: string) => !n.startsWith("mqtt-") && !n.startsWith("consul-"));
+      (prod.byName(`${node}-nixos`).inputs as any).nodeConfig.secrets.files.map((f: { name: string }) => f.name).filter((n: string) => !n.startsWith("mqtt-") && !n.startsWith("consul-") && !n.startsWith("nats-"));
     expect(files("queen")).toEqual(["ssh_host_ed25519_key", "k3s-token", "k3s-agent-token"]);
     expect(files("drone-3")).toEqual(["ssh_host_ed25519_key", "k3s-agent-token"]);
   });

@@ -10,6 +10,7 @@ import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { buildBundle, NIXOS_STATE_VERSION, readStaticFiles, writeBundle, type NodeJson } from "../components/bundle.js";
+import { synth } from "./helpers.js";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const nixDir = join(root, "nix");
@@ -155,6 +156,7 @@ let
     mkMerge = xs: b.foldl' deepMerge { } xs;
     mkDefault = v: v;
     mkOverride = _: v: v;
+    mkForce = v: v;
     optional = c: x: if c then [ x ] else [ ];
     hasPrefix = pre: s: b.substring 0 (b.stringLength pre) s == pre;
     concatMapStrings = f: l: b.concatStringsSep "" (map f l);
@@ -169,6 +171,9 @@ let
     jq = "/nix/store/00000000000000000000000000000000-jq";
     path = /nonexistent/nixpkgs; # outside the store: the nixpkgs pin stays off
     linuxPackages = "linuxPackages";
+    nats-server = "/nix/store/00000000000000000000000000000000-nats-server";
+    curl = "curl";
+    jq = "jq";
   };
 
   node = b.fromJSON (b.readFile nodeFile);
@@ -226,6 +231,12 @@ in
       failedAssertions = map (a: a.message) (b.filter (a: !a.assertion) consulModule.assertions);
       unfree = map consulModule.nixpkgs.config.allowUnfreePredicate [ { name = "consul-1.22.1"; } { name = "vault-1.19.0"; } ];
     } else null;
+    nats = {
+      service = cfg.services.nats or null;
+      unit = cfg.systemd.services.nats or null;
+      etc = b.listToAttrs (map (k: { name = k; value = cfg.environment.etc.${"$"}{k}.source or "text"; })
+        (b.filter (k: b.substring 0 5 k == "nats/") (b.attrNames cfg.environment.etc)));
+    };
   };
 }
 `;
@@ -264,6 +275,7 @@ interface HarnessOut {
       failedAssertions: string[];
       unfree: boolean[];
     } | null;
+    nats: { service: any; unit: any; etc: Record<string, string> };
   };
 }
 
@@ -495,6 +507,44 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
       expect.stringMatching(/^type: borg\.services\.consul\.address is not strMatching/),
       'type: borg.services.consul.api.scheme is not enum: "ftp"',
     ]);
+  });
+
+  it("NATS (prod's node.json as synth writes it): every field declared and typed; the unit runs the rendered config with its credentials", async () => {
+    const prod = await synth("prod");
+    const run = (name: string) => runHarness(join(prod.outDir, "nodes", name, "node.json"));
+    const nodeNats = (name: string) => JSON.parse(readFileSync(join(prod.outDir, "nodes", name, "node.json"), "utf8")).services.nats;
+    const queen = run("queen");
+    expect(queen.problems).toEqual([]);
+    expect(queen.evaluated).toBe(true);
+    expect(queen.values.services.nats).toEqual(nodeNats("queen"));
+    const unit = queen.out.nats.unit;
+    expect(unit.serviceConfig.ExecStart).toBe("/nix/store/00000000000000000000000000000000-nats-server/bin/nats-server -c /etc/nats/nats.conf");
+    expect(unit.serviceConfig.LoadCredential).toEqual(
+      ["nats-auth.conf", "nats-links.conf", "nats-ca.pem", "nats-cert.pem", "nats-key.pem"].map((f) => `${f}:/var/lib/borg/secrets/${f}`),
+    );
+    // The rendered config restarts the unit when it changes; it reads its secrets only through includes.
+    expect(unit.restartTriggers[0]).toMatch(/^# nats-server configuration[^\n]*\ninclude "\.\/nats-auth\.conf"\ninclude "\.\/nats-links\.conf"\n/);
+    expect(queen.out.nats.etc).toEqual({
+      "nats/nats.conf": "text",
+      "nats/nats-auth.conf": "/run/credentials/nats.service/nats-auth.conf",
+      "nats/nats-links.conf": "/run/credentials/nats.service/nats-links.conf",
+    });
+    expect(queen.out.nats.service).toMatchObject({ enable: true, serverName: "queen", jetstream: true, validateConfig: false, dataDir: "/var/lib/nats" });
+
+    // A cluster member outside the peer set: JetStream forced off (nixpkgs#531245 writes `jetstream: {}` otherwise).
+    const d3 = run("drone-3");
+    expect(d3.problems).toEqual([]);
+    expect(d3.out.nats.service).toMatchObject({ jetstream: false, settings: { jetstream: false } });
+    const pi = run("edge-pi");
+    expect(pi.problems).toEqual([]);
+    expect(pi.out.nats.unit.serviceConfig.LoadCredential).toContain("nats-links.conf:/var/lib/borg/secrets/nats-links.conf");
+
+    // Negative control: a field the module does not declare, and a wrong type, are reported.
+    const raw = JSON.parse(readFileSync(join(prod.outDir, "nodes", "queen", "node.json"), "utf8"));
+    raw.services.nats.bogus = 1;
+    raw.services.nats.ports.client = "4222";
+    const bad = runHarness(nodeFile("nats-bad", raw));
+    expect(bad.problems).toEqual(expect.arrayContaining(["undeclared: borg.services.nats.bogus", expect.stringMatching(/^type: borg\.services\.nats\.ports\.client/)]));
   });
 
   it("an existing (generic) host keeps its own accounts and its operators' SSH logins", () => {

@@ -173,10 +173,18 @@ describe("triggers", () => {
       .map((r) => r.name)
       .sort();
     // Its own steps and switch guards, its K3s server's /readyz (prod runs three servers), the
-    // K3s gate that checks its (new) labels, and the Consul gates that re-check a redeployed server.
-    expect(differs.filter((n) => n.startsWith("drone-2-nixos-guard-"))).toEqual(["drone-2-nixos-guard-consul-after", "drone-2-nixos-guard-consul-before", "drone-2-nixos-guard-k3s-after", "drone-2-nixos-guard-k3s-before"]);
+    // K3s gate that checks its (new) labels, the Consul gates that re-check a redeployed server, and
+    // its NATS server gate (drone-2 is a JetStream peer in prod: its guard as well).
+    expect(differs.filter((n) => n.startsWith("drone-2-nixos-guard-"))).toEqual([
+      "drone-2-nixos-guard-consul-after",
+      "drone-2-nixos-guard-consul-before",
+      "drone-2-nixos-guard-k3s-after",
+      "drone-2-nixos-guard-k3s-before",
+      "drone-2-nixos-guard-nats-after",
+      "drone-2-nixos-guard-nats-before",
+    ]);
     expect(differs.filter((n) => !n.startsWith("drone-2-nixos-guard-"))).toEqual(
-      [...STEPS.map((step) => `drone-2-nixos-${step}`), "borg-k3s-nodes-ready", "borg-k3s-ready-drone-2", "consul-gate", "consul-servers-gate"].sort(),
+      [...STEPS.map((step) => `drone-2-nixos-${step}`), "borg-k3s-nodes-ready", "borg-k3s-ready-drone-2", "consul-gate", "consul-servers-gate", "nats-drone-2-gate"].sort(),
     );
   });
 });
@@ -193,6 +201,7 @@ describe("changes that touch every node", () => {
 });
 
 describe("rollout lanes", () => {
+  // The nodes whose deploy (confirm, then its guards' `after`) this node's activation waits for.
   const activateWaitsFor = (s: Synth, node: string) =>
     s.byName(`${node}-nixos-activate`).dependencies
       .map(s.nameOf)
@@ -214,6 +223,10 @@ describe("rollout lanes", () => {
     expect(activateWaitsFor(s, "queen")).toEqual([]);
     expect(activateWaitsFor(s, "drone-1")).toEqual([]);
     expect(activateWaitsFor(s, "drone-2")).toEqual(["queen-nixos-confirm"]);
+    // JetStream peers still switch one at a time: drone-1's guard runs on the queen once it is deployed.
+    const guard = s.byName("drone-1-nixos-guard-nats-before");
+    expect(guard.dependencies.map(s.nameOf)).toContain("queen-nixos-guard-nats-after");
+    expect(s.byName("drone-1-nixos-activate").dependencies).toContain(guard.urn);
   });
 
   it("dev (no limit): everything in parallel", () => {

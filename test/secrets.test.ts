@@ -101,7 +101,8 @@ describe("node bundles", () => {
       ssh: { user: "borg", hostKeyFile: "/var/lib/borg/secrets/ssh_host_ed25519_key" },
       secrets: {
         dir: "/var/lib/borg/secrets",
-        files: [
+        // The host key, the K3s agent token, Consul's and NATS' files (names and owners only).
+        files: expect.arrayContaining([
           { name: "ssh_host_ed25519_key", owner: "root", group: "root" },
           { name: "k3s-agent-token", owner: "root", group: "root" },
           // owned by the service user (a dynamic uid: base.nix hands them over once it exists)
@@ -109,7 +110,8 @@ describe("node bundles", () => {
           { name: "consul-ca.pem", owner: "consul", group: "consul" },
           { name: "consul-cert.pem", owner: "consul", group: "consul" },
           { name: "consul-key.pem", owner: "consul", group: "consul" },
-        ],
+          { name: "nats-auth.conf", owner: "root", group: "root" },
+        ]),
       },
     });
     expect(drone.peers.map((p: { name: string }) => p.name)).toEqual(["queen", "drone-1", "drone-2", "edge-pi"]);

@@ -1,6 +1,7 @@
 // The `borg:*` configuration schema: one zod schema per config key (section), so each section can be
 // validated on its own and every problem in a stack file is reported in one pass (see validate.ts).
 import { z } from "zod";
+import { sizeBytes } from "../services/natsStreams.js";
 import { parseCidr, parseIpv4 } from "./ipv4.js";
 
 export const SECURITY_LEVELS = ["dev", "staging", "prod"] as const;
@@ -63,6 +64,27 @@ const capability = z.string().regex(/^[a-z0-9](?:[a-z0-9.-]{0,61}[a-z0-9])?$/, "
 const datastore = z.string().regex(/^[A-Za-z][A-Za-z0-9_.-]*$/, "must be a Proxmox storage id such as local-lvm");
 const quantity = z.string().regex(/^\d+[KMGT]?$/, "must be a size such as 512M or 10G");
 const duration = z.string().regex(/^\d+[smhdwy]$/, "must be a duration such as 15d");
+/** Bytes, or a size such as 1M (binary units); -1 = unlimited. */
+const byteSize = z.union([z.number().int().min(-1), quantity]).transform(sizeBytes);
+
+/** A JetStream stream: a built-in CIM stream's overrides, or (with subjects) a stream of the stack's own. */
+const NatsStreamSchema = z.strictObject({
+  subjects: z.array(z.string()).min(1).optional(),
+  storage: z.enum(["file", "memory"]).optional(),
+  retention: z.enum(["limits", "workqueue", "interest"]).optional(),
+  replicas: z.number().int().min(1).max(5).optional(),
+  /** Retention by age ("0s": none). */
+  maxAge: duration.optional(),
+  /** Window in which a repeated Nats-Msg-Id is dropped (default 2m, at most maxAge). */
+  duplicateWindow: duration.optional(),
+  discard: z.enum(["old", "new"]).optional(),
+  maxMsgs: z.number().int().min(-1).optional(),
+  maxBytes: byteSize.optional(),
+  maxMsgSize: byteSize.optional(),
+  maxMsgsPerSubject: z.number().int().min(-1).optional(),
+  /** Allows a change JetStream cannot apply in place (storage, retention to/from workqueue): the stream is deleted and recreated, losing its messages. */
+  replace: z.boolean().optional(),
+});
 
 export const NetworkSchema = z.strictObject({
   cidr,
@@ -207,6 +229,8 @@ export const ServicesSchema = z.strictObject({
           maxFileStore: quantity.default("10G"),
         })
         .prefault({}),
+      /** Stream name → settings: overrides of CIM_EVENTS, CIM_COMMANDS, CIM_QUERY_CACHE, CIM_SAGAS, CIM_SNAPSHOTS, or new streams. */
+      streams: z.record(z.string(), NatsStreamSchema).default({}),
     })
     .prefault({}),
   mqtt: z

@@ -2,6 +2,7 @@
 // one line each, starting with its config path. Pure: no Pulumi, no I/O.
 import type { z } from "zod";
 import { configPath, explainIssue, PARSE_OPTIONS } from "./issues.js";
+import { checkNatsStreams } from "../services/nats.js";
 import { cidrContains, cidrsOverlap, isReservedInCidr, parseCidr, parseIpv4, type Cidr } from "./ipv4.js";
 import { closest } from "./suggest.js";
 import {
@@ -141,7 +142,7 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, options: 
   const servers = services.consul.servers ?? [queen.name];
   const k3sServers = services.k3s.servers ?? [queen.name];
   const quorumNames = nodes.filter((n) => n.spec.quorum).map((n) => n.spec.name);
-  const peers = services.nats.jetstream.peers ?? quorumNames.slice(0, quorumNames.length % 2 === 0 ? -1 : undefined);
+  const peers = services.nats.jetstream.peers ?? defaultJetStreamPeers(quorumNames);
   return {
     ok: true,
     spec: {
@@ -161,6 +162,13 @@ export function validateConfig(raw: Readonly<Record<string, unknown>>, options: 
     },
   };
 }
+
+/**
+ * The first three of the queen and drones (the queen alone with fewer): an odd peer set, and no
+ * bigger than R3 streams need. Every peer is another member of the meta group that each switch in
+ * a rollout lane waits for.
+ */
+const defaultJetStreamPeers = (quorum: string[]) => quorum.slice(0, quorum.length >= 3 ? 3 : 1);
 
 interface LocatedNode {
   spec: NodeSpec;
@@ -321,6 +329,10 @@ function checkServices(services: Services, network: Network | undefined, nodes: 
     memberList(path, services.nats.jetstream.peers, "a JetStream peer");
     const count = services.nats.jetstream.peers?.length;
     if (count !== undefined && count % 2 === 0) problems.add(path, `has ${count} peers; JetStream needs an odd number (1, 3, 5) to keep quorum`);
+    if (nodes && !problems.has(path)) {
+      const peers = services.nats.jetstream.peers ?? defaultJetStreamPeers([...quorumNodes]);
+      for (const [at, message] of checkNatsStreams({ ...services.nats, jetstream: { ...services.nats.jetstream, peers } })) problems.add(at, message);
+    }
   }
   const users = new Set<string>();
   services.mqtt.users.forEach((u, i) => {

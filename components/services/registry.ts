@@ -5,6 +5,7 @@ import type { CollectiveSpec } from "../config/validate.js";
 import { K3s } from "./k3s.js";
 import { Mqtt } from "./mqtt.js";
 import { Consul } from "./consul.js";
+import { Nats } from "./natsService.js";
 import type { CollectiveService } from "./types.js";
 
 export interface ServiceArgs {
@@ -18,5 +19,6 @@ export function createServices(args: ServiceArgs, opts: pulumi.ComponentResource
     ...(services.k3s.enabled ? [new K3s("borg-k3s", args, opts)] : []),
     ...(services.consul.enabled ? [new Consul("consul", args, opts)] : []),
     ...(services.mqtt.enabled ? [new Mqtt("mqtt", args, opts)] : []),
+    ...(services.nats.enabled ? [new Nats("nats", args, opts)] : []),
   ];
 }
