@@ -14,8 +14,6 @@ declare -A package_of=(
   # `kubectl config view` checks the exported kubeconfig (any kubectl will do)
   [kubectl]=kubernetes-client
   [nats-server]=nats-server
-  [jq]=jq
-  [curl]=curl
 )
 
 missing=()

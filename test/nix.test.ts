@@ -172,8 +172,6 @@ let
     path = /nonexistent/nixpkgs; # outside the store: the nixpkgs pin stays off
     linuxPackages = "linuxPackages";
     nats-server = "/nix/store/00000000000000000000000000000000-nats-server";
-    curl = "curl";
-    jq = "jq";
   };
 
   node = b.fromJSON (b.readFile nodeFile);
