@@ -12,15 +12,9 @@ import { PROJECT_ROOT } from "../components/bundle.js";
 import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
 import { agentAccessorId, consulRoles, consulSecretConfig, consulSettings, type ConsulSettings } from "../components/services/consul.js";
 import { serviceContext } from "../components/services/context.js";
-import { stackFile, stackValues, synth, tempDir, transitiveDependencies, type Synth } from "./helpers.js";
+import { stackFile, stackValues, synth, tempDir, transitiveDependencies, type Synth, specOf } from "./helpers.js";
 
-function spec(stack: string, edit: (c: Record<string, any>) => void = () => {}): CollectiveSpec {
-  const raw: Record<string, any> = { ...stackValues(stack), sshPrivateKey: "<set>", proxmoxApiToken: "<set>" };
-  edit(raw);
-  const result = validateConfig(raw);
-  if (!result.ok) throw new Error(result.problems.join("\n"));
-  return result.spec;
-}
+const spec = specOf;
 const settingsOf = (s: CollectiveSpec, name: string) => consulSettings(serviceContext(s, s.nodes.find((n) => n.name === name)!));
 
 // --- Consul's configuration schema (agent configuration file reference, Consul 1.22) --------------

@@ -4,6 +4,7 @@ import * as os from "node:os";
 import * as path from "node:path";
 import { parse } from "yaml";
 import { PROJECT_ROOT } from "../components/bundle.js";
+import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
 import type { CapturedResource } from "../scripts/lib/mockedProgram.js";
 import { readStackFile, type StackConfig } from "../scripts/lib/stackFile.js";
 import type { Plan } from "../scripts/lib/synthesize.js";
@@ -16,6 +17,15 @@ export const stackFile = (stack: string) => path.join(PROJECT_ROOT, "stacks", `P
 export function stackValues(stack: string): Record<string, any> {
   const doc = parse(fs.readFileSync(stackFile(stack), "utf8")) as { config: Record<string, unknown> };
   return Object.fromEntries(Object.entries(doc.config).filter(([k]) => k.startsWith("borg:")).map(([k, v]) => [k.slice(5), structuredClone(v)]));
+}
+
+/** A committed stack's spec, edited first (values as in the stack file, without the `borg:` prefix). */
+export function specOf(stack: string, edit: (c: Record<string, any>) => void = () => {}): CollectiveSpec {
+  const raw: Record<string, any> = { ...stackValues(stack), sshPrivateKey: "<set>", proxmoxApiToken: "<set>" };
+  edit(raw);
+  const result = validateConfig(raw);
+  if (!result.ok) throw new Error(result.problems.join("\n"));
+  return result.spec;
 }
 
 export function toStackConfig(stack: string, values: Record<string, unknown>): StackConfig {

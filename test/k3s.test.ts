@@ -10,7 +10,7 @@ import { PROJECT_ROOT } from "../components/bundle.js";
 import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
 import { K3S_DISABLED, k3sRoles, k3sSettingsFor } from "../components/services/k3s.js";
 import { rewriteKubeconfig } from "../components/services/kubeconfig.js";
-import { STACKS, stackFile, stackValues, synth, synthFresh, tempDir, toStackConfig, transitiveDependencies, type Synth } from "./helpers.js";
+import { STACKS, stackFile, stackValues, synth, synthFresh, tempDir, toStackConfig, transitiveDependencies, type Synth, specOf } from "./helpers.js";
 
 const FIXTURE = fs.readFileSync(path.join(PROJECT_ROOT, "test", "fixtures", "k3s.yaml"), "utf8");
 const NIX = ["--option", "build-users-group", ""];
@@ -21,13 +21,7 @@ function problemsOf(stack: string, edit: (c: Record<string, any>) => void): stri
   const result = validateConfig(raw);
   return result.ok ? [] : result.problems;
 }
-function spec(stack: string, edit: (c: Record<string, any>) => void = () => {}): CollectiveSpec {
-  const raw: Record<string, any> = { ...stackValues(stack), sshPrivateKey: "<set>", proxmoxApiToken: "<set>" };
-  edit(raw);
-  const result = validateConfig(raw);
-  if (!result.ok) throw new Error(result.problems.join("\n"));
-  return result.spec;
-}
+const spec = specOf;
 const settings = (s: CollectiveSpec, name: string) => k3sSettingsFor(s, s.nodes.find((n) => n.name === name)!);
 
 describe("borg:services.k3s.servers and the CIDRs", () => {

@@ -2,15 +2,9 @@
 import { describe, expect, it } from "vitest";
 import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
 import { renderServices } from "../components/services/index.js";
-import { stackValues } from "./helpers.js";
+import { stackValues, specOf } from "./helpers.js";
 
-function spec(stack: string, edit: (c: Record<string, any>) => void = () => {}): CollectiveSpec {
-  const raw: Record<string, any> = { ...stackValues(stack), sshPrivateKey: "<set>", proxmoxApiToken: "<set>" };
-  edit(raw);
-  const result = validateConfig(raw);
-  if (!result.ok) throw new Error(result.problems.join("\n"));
-  return result.spec;
-}
+const spec = specOf;
 const servicesOf = (s: CollectiveSpec, name: string) => renderServices(s, s.nodes.find((n) => n.name === name)!);
 
 describe("service roles per node", () => {

@@ -16,20 +16,10 @@ import { parse } from "yaml";
 import { engineService, EngineService } from "./engine.js";
 import { analyzer, analyzerRpc, empty, grpc, serve, struct } from "./proto.js";
 import { newRecording } from "./recording.js";
+import type { PlanResource } from "../../scripts/lib/policyRunner.js";
 
 /** A plan entry (plan.json `resources[]` or a fixture), as the analyzer sees a resource. */
-export interface AnalyzedResource {
-  urn: string;
-  type: string;
-  name: string;
-  parent?: string | null;
-  dependencies?: string[];
-  provider?: string | null;
-  protect?: boolean;
-  ignoreChanges?: string[];
-  additionalSecretOutputs?: string[];
-  inputs: Record<string, unknown>;
-}
+export type AnalyzedResource = PlanResource;
 
 export type Level = "advisory" | "mandatory" | "remediate" | "disabled";
 const LEVELS: Level[] = ["advisory", "mandatory", "disabled", "remediate"]; // pulumirpc.EnforcementLevel order
