@@ -3,6 +3,7 @@ import * as pulumi from "@pulumi/pulumi";
 import { Collective } from "./components/collective.js";
 import { loadSpec, requireSecret } from "./components/config/load.js";
 import { Consul } from "./components/services/consul.js";
+import { HomeAssistant } from "./components/services/homeAssistant.js";
 import { K3s } from "./components/services/k3s.js";
 import { Mqtt } from "./components/services/mqtt.js";
 import { Nats } from "./components/services/natsService.js";
@@ -43,3 +44,9 @@ export const consul = consulService?.outputs;
 const nats = collective.services.find((s): s is Nats => s instanceof Nats);
 export const natsEndpoints = nats?.endpoints;
 export const natsCredentials = nats?.credentials;
+
+// Home Assistant on the edge Pi: its URL, the CA its certificate chains to (null in dev) and the
+// generated owner account (secret: `pulumi stack output homeAssistant --show-secrets`).
+const homeAssistantService = collective.services.find((s): s is HomeAssistant => s instanceof HomeAssistant);
+// null (not undefined) without a Pi: an undefined export draws a warning from the engine.
+export const homeAssistant = homeAssistantService?.outputs ?? null;

@@ -146,7 +146,11 @@ let
   withDefaults = opts: v: b.mapAttrs (k: o:
     if isOpt o then (if v ? ${"$"}{k} then v.${"$"}{k} else o.default or null)
     else withDefaults o (v.${"$"}{k} or { })) opts;
-  deepMerge = a: c: a // b.mapAttrs (k: x: if b.isAttrs x && b.isAttrs (a.${"$"}{k} or null) then deepMerge a.${"$"}{k} x else x) c;
+  # As the module system merges: attrsets recursively, lists (listOf) concatenated.
+  deepMerge = a: c: a // b.mapAttrs (k: x:
+    if b.isAttrs x && b.isAttrs (a.${"$"}{k} or null) then deepMerge a.${"$"}{k} x
+    else if b.isList x && b.isList (a.${"$"}{k} or null) then a.${"$"}{k} ++ x
+    else x) c;
 
   lib = {
     inherit types;
@@ -166,6 +170,10 @@ let
   pkgs = {
     getent = "/nix/store/00000000000000000000000000000000-getent";
     mosquitto = "/nix/store/00000000000000000000000000000000-mosquitto";
+    bash = "/nix/store/00000000000000000000000000000000-bash";
+    coreutils = "/nix/store/00000000000000000000000000000000-coreutils";
+    # A few of nixpkgs' Home Assistant integrations: enough for the committed stacks' lists.
+    home-assistant.availableComponents = [ "default_config" "met" "esphome" "mqtt" "rpi_power" "zha" "shelly" ];
     k3s = { pname = "k3s"; version = "stub"; };
     curl = "/nix/store/00000000000000000000000000000000-curl";
     jq = "/nix/store/00000000000000000000000000000000-jq";
@@ -213,6 +221,10 @@ in
     activation = cfg.system.activationScripts.borg-secrets;
     # What the service modules hand to nixpkgs (null when the module is off on this node).
     mosquitto = cfg.services.mosquitto or null;
+    homeAssistant = cfg.services.home-assistant or null;
+    statusService = cfg.systemd.services.borg-collective-status or null;
+    statusTimer = cfg.systemd.timers.borg-collective-status or null;
+    assertions = map (a: { inherit (a) assertion message; }) (cfg.assertions or [ ]);
     tmpfiles = cfg.systemd.tmpfiles.rules;
     qemuGuest = cfg.services.qemuGuest.enable or false;
     cloudInit = cfg.services.cloud-init.enable or null;
@@ -274,6 +286,10 @@ interface HarnessOut {
       unfree: boolean[];
     } | null;
     nats: { service: any; unit: any; etc: Record<string, string> };
+    homeAssistant: Record<string, any> | null;
+    statusService: Record<string, any> | null;
+    statusTimer: Record<string, any> | null;
+    assertions: { assertion: boolean; message: string }[];
   };
 }
 

@@ -252,7 +252,8 @@ export const ServicesSchema = z.strictObject({
               .min(1, "needs at least one ACL line: a user without ACL lines can do nothing"),
           }),
         )
-        .default([{ name: "homeassistant", acl: ["readwrite homeassistant/#"] }]),
+        // Home Assistant's own user: its devices' topics, and the collective-status sensor's.
+        .default([{ name: "homeassistant", acl: ["readwrite homeassistant/#", "read borg/collective/#"] }]),
       /** Topic patterns the edge Pi's broker shares with the queen's, both ways, QoS 1. */
       bridgeTopics: z.array(z.string().regex(/^[^\s]+$/, "must be one MQTT topic pattern")).min(1).default(["homeassistant/#", "borg/#"]),
     })
@@ -260,9 +261,28 @@ export const ServicesSchema = z.strictObject({
   homeAssistant: z
     .strictObject({
       enabled,
+      /** Shown in Home Assistant's UI (homeassistant.name). */
+      name: z.string().regex(/^[^\n\r"'\\]{1,64}$/, "must be 1-64 characters without quotes, backslashes or line breaks").default("Borg Collective"),
       timeZone: z.string().regex(/^[A-Za-z_]+(?:\/[A-Za-z0-9_+-]+)*$/, "must be an IANA time zone such as Europe/Berlin").default("Etc/UTC"),
       unitSystem: z.enum(["metric", "us_customary"]).default("metric"),
+      /**
+       * Integrations whose dependencies are built in (nixpkgs' extraComponents); `mqtt` is always
+       * added. A name nixpkgs does not know fails the Pi's build before anything switches.
+       */
       extraComponents: z.array(z.string().regex(/^[a-z0-9_]+$/, "must be a Home Assistant integration name such as esphome")).default(["default_config", "met", "esphome", "mqtt"]),
+      /** The MQTT user (borg:services.mqtt.users) Home Assistant logs in as on the Pi's broker. */
+      mqttUser: posixUser.default("homeassistant"),
+      /**
+       * The home's location (sun, weather). Reaches the Pi only in Home Assistant's secrets.yaml,
+       * never node.json; set it with `pulumi config set --secret --path` to keep it out of the stack file.
+       */
+      location: z
+        .strictObject({
+          latitude: z.number().min(-90).max(90),
+          longitude: z.number().min(-180).max(180),
+          elevation: z.number().int().min(-500).max(9000).default(0),
+        })
+        .optional(),
     })
     .prefault({}),
   monitoring: z

@@ -4,6 +4,7 @@ import type { z } from "zod";
 import { configPath, explainIssue, PARSE_OPTIONS } from "./issues.js";
 import { checkNatsStreams } from "../services/nats.js";
 import { cidrContains, cidrsOverlap, isReservedInCidr, parseCidr, parseIpv4, type Cidr } from "./ipv4.js";
+import { aclAllows, COLLECTIVE_STATUS_TOPIC, RESERVED_MQTT_USERS } from "./mqtt.js";
 import { closest } from "./suggest.js";
 import {
   SECRET_KEYS,
@@ -337,6 +338,36 @@ function checkServices(services: Services, network: Network | undefined, nodes: 
   const users = new Set<string>();
   services.mqtt.users.forEach((u, i) => {
     if (users.has(u.name)) problems.add(["services", "mqtt", "users", i, "name"], `'${u.name}' is listed twice`);
+    if ((RESERVED_MQTT_USERS as readonly string[]).includes(u.name)) {
+      problems.add(["services", "mqtt", "users", i, "name"], `'${u.name}' is reserved for a user the collective generates itself (${RESERVED_MQTT_USERS.join(", ")})`);
+    }
     users.add(u.name);
   });
+  if (nodes?.some((n) => n.spec.role === "edge")) checkHomeAssistant(services, problems);
+}
+
+/** Home Assistant runs on the edge Pi and logs in to the Pi's broker as its own MQTT user. */
+function checkHomeAssistant(services: Services, problems: Problems): void {
+  const ha = services.homeAssistant;
+  if (!ha.enabled) return;
+  const seen = new Set<string>();
+  ha.extraComponents.forEach((c, i) => {
+    if (seen.has(c)) problems.add(["services", "homeAssistant", "extraComponents", i], `'${c}' is listed twice`);
+    seen.add(c);
+  });
+  if (!services.mqtt.enabled) {
+    problems.add(["services", "homeAssistant", "enabled"], "Home Assistant connects to the edge Pi's MQTT broker: enable borg:services.mqtt, or set this to false");
+    return;
+  }
+  const path = ["services", "homeAssistant", "mqttUser"];
+  if (problems.has(path)) return;
+  const index = services.mqtt.users.findIndex((u) => u.name === ha.mqttUser);
+  if (index < 0) {
+    problems.add(path, `'${ha.mqttUser}' is not a user of borg:services.mqtt.users (${services.mqtt.users.map((u) => u.name).join(", ") || "none"}); add it there with the topics Home Assistant needs`);
+  } else if (!aclAllows(services.mqtt.users[index]!.acl, "read", COLLECTIVE_STATUS_TOPIC)) {
+    problems.add(
+      path,
+      `'${ha.mqttUser}' cannot read ${COLLECTIVE_STATUS_TOPIC} (the collective-status sensor): add 'read borg/collective/#' to borg:services.mqtt.users[${index}].acl`,
+    );
+  }
 }

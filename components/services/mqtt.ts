@@ -8,7 +8,7 @@ import * as pulumi from "@pulumi/pulumi";
 import * as random from "@pulumi/random";
 import { pbkdf2Sync } from "node:crypto";
 import { SECRETS_DIR } from "../bundle-paths.js";
-import type { NodeSpec } from "../config/validate.js";
+import type { CollectiveSpec, NodeSpec } from "../config/validate.js";
 import { serviceContext, type ServiceContext } from "./context.js";
 import { ServiceCa, type IssuedCert } from "./pki.js";
 import { port } from "./ports.js";
@@ -18,7 +18,19 @@ import type { CollectiveService, NodeHandle, RolloutGuard, SecretFile } from "./
 
 /** A generated user that only reads `$SYS`: the readiness gates log in as it, on loopback. */
 export const PROBE_USER = "borg-probe";
+/** A generated user that may only publish the collective's health (the edge Pi's status timer). */
+export const STATUS_USER = "borg-status";
 const UNIT = "mosquitto.service";
+
+/** Every broker user: the configured ones, then the ones the collective generates for itself. */
+export function mqttUsers(spec: CollectiveSpec): { name: string; acl: string[] }[] {
+  const publishesStatus = spec.services.homeAssistant.enabled && spec.nodes.some((n) => n.role === "edge");
+  return [
+    ...spec.services.mqtt.users.map((u) => ({ name: u.name, acl: [...u.acl] })),
+    { name: PROBE_USER, acl: ["read $SYS/#"] },
+    ...(publishesStatus ? [{ name: STATUS_USER, acl: ["write borg/collective/#"] }] : []),
+  ];
+}
 
 export interface MqttListener {
   /** lan: the network clients; local: loopback only (TLS stacks); bridge: mTLS, edge bridges only. */
@@ -61,7 +73,7 @@ export function mqttSettings({ spec, node, queen, isEdge }: ServiceContext): Mqt
   const broker = mqtt.enabled && (node.role === "queen" || isEdge);
   const edges = spec.nodes.filter((n) => n.role === "edge");
   const hub = broker && node.role === "queen" && edges.length > 0;
-  const users = [...mqtt.users.map((u) => ({ name: u.name, acl: [...u.acl] })), { name: PROBE_USER, acl: ["read $SYS/#"] }];
+  const users = mqttUsers(spec);
   return {
     enable: broker,
     listeners: broker ? [...listeners(mqtt.allowAnonymous, tls), ...(hub ? [bridgeListener()] : [])] : [],
@@ -129,13 +141,15 @@ export class Mqtt extends pulumi.ComponentResource implements CollectiveService 
   private readonly ca: ServiceCa;
   private readonly serverCerts = new Map<string, IssuedCert>();
   private readonly bridgeCerts = new Map<string, IssuedCert>();
+  /** Each broker's readiness gate, by node (set in bootstrap): clients of a broker wait for it. */
+  readonly gates = new Map<string, pulumi.Resource>();
 
   constructor(name: string, args: ServiceArgs, opts?: pulumi.ComponentResourceOptions) {
     super("borg:index:Mqtt", name, {}, opts);
     this.args = args;
     const child = { parent: this };
     const { spec } = args;
-    for (const user of [...spec.services.mqtt.users.map((u) => u.name), PROBE_USER]) {
+    for (const user of mqttUsers(spec).map((u) => u.name)) {
       const password = new random.RandomPassword(`${name}-${user}-password`, { length: 32, special: false }, child);
       // A stored salt keeps the hash (and so every trigger) stable from one run to the next.
       const salt = new random.RandomBytes(`${name}-${user}-salt`, { length: 12 }, child);
@@ -151,6 +165,13 @@ export class Mqtt extends pulumi.ComponentResource implements CollectiveService 
       );
       if (node.role === "edge") this.bridgeCerts.set(node.name, this.ca.issue(`${node.name}-bridge`, { commonName: bridgeIdentity(node.name), usage: "client" }));
     }
+  }
+
+  /** A broker user's generated password (secret), for the service that logs in as it. */
+  passwordOf(user: string): pulumi.Output<string> {
+    const password = this.passwords.get(user);
+    if (!password) throw new Error(`mqtt: no user ${user} (borg:services.mqtt.users)`);
+    return password;
   }
 
   secretFiles(node: NodeSpec): SecretFile[] {
@@ -181,7 +202,7 @@ export class Mqtt extends pulumi.ComponentResource implements CollectiveService 
 
   bootstrap(nodes: ReadonlyMap<string, NodeHandle>): void {
     const child = { parent: this };
-    const gates = new Map<string, pulumi.Resource>();
+    const gates = this.gates;
     const brokers: Record<string, string> = {};
     // The queen first: the edge's gate waits for the bridge to connect to it.
     const ordered = [...nodes.values()].sort((a, b) => Number(a.spec.role === "edge") - Number(b.spec.role === "edge"));
