@@ -9,6 +9,7 @@ import { messagingPolicies } from "./messaging";
 import { stackPolicies } from "./stack";
 import { nodePolicies } from "./nodes";
 import { k3sPolicies } from "./k3s";
+import { homeAssistantPolicies } from "./homeassistant";
 
 export const allPolicies: Array<ResourceValidationPolicy | StackValidationPolicy> = [
   ...kubernetesPolicies,
@@ -19,6 +20,7 @@ export const allPolicies: Array<ResourceValidationPolicy | StackValidationPolicy
   ...stackPolicies,
   ...nodePolicies,
   ...k3sPolicies,
+  ...homeAssistantPolicies,
 ];
 
 /** The pack's level: what a rule runs at when the config names neither it nor `all`. */

@@ -109,6 +109,12 @@ const INVALID: Array<[string, string, Mutation, string]> = [
   ["bad MQTT ACL line", "dev", (c) => (c.services.mqtt = { users: [{ name: "sensor", acl: ["publish #"] }] }), `borg:services.mqtt.users[0].acl[0]: must be '<read|write|readwrite|deny> <topic>', got "publish #"`],
   ["confirm timeout too short", "dev", (c) => (c.rollout.confirmTimeoutSeconds = 5), "borg:rollout.confirmTimeoutSeconds: must be at least 30, got 5"],
   ["maxParallel zero", "prod", (c) => (c.rollout.maxParallel = 0), "borg:rollout.maxParallel: must be at least 1, got 0"],
+  ["MQTT user taking a generated name", "dev", (c) => (c.services.mqtt = { users: [{ name: "borg-probe", acl: ["read $SYS/#"] }] }), "borg:services.mqtt.users[0].name: 'borg-probe' is reserved for a user the collective generates itself (borg-probe, borg-status)"],
+  ["Home Assistant's MQTT user missing", "prod", (c) => (c.services.homeAssistant.mqttUser = "hass"), "borg:services.homeAssistant.mqttUser: 'hass' is not a user of borg:services.mqtt.users (homeassistant); add it there with the topics Home Assistant needs"],
+  ["Home Assistant's user cannot read the status topic", "prod", (c) => (c.services.mqtt = { users: [{ name: "homeassistant", acl: ["readwrite homeassistant/#"] }] }), "borg:services.homeAssistant.mqttUser: 'homeassistant' cannot read borg/collective/status (the collective-status sensor): add 'read borg/collective/#' to borg:services.mqtt.users[0].acl"],
+  ["Home Assistant without MQTT", "prod", (c) => (c.services.mqtt = { enabled: false }), "borg:services.homeAssistant.enabled: Home Assistant connects to the edge Pi's MQTT broker: enable borg:services.mqtt, or set this to false"],
+  ["Home Assistant integration listed twice", "prod", (c) => (c.services.homeAssistant.extraComponents = ["met", "zha", "met"]), "borg:services.homeAssistant.extraComponents[2]: 'met' is listed twice"],
+  ["a location off the globe", "prod", (c) => (c.services.homeAssistant.location = { latitude: 91, longitude: 13.4 }), "borg:services.homeAssistant.location.latitude: must be at most 90, got 91"],
   ["insecure Proxmox endpoint URL", "dev", (c) => (c.proxmox.endpoint = "pve1:8006"), 'borg:proxmox.endpoint: must be the Proxmox API URL such as https://pve.hive.lan:8006/, got "pve1:8006"'],
 ];
 

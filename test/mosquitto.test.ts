@@ -25,7 +25,7 @@ if (!HAVE_MOSQUITTO) console.warn("\n*** SKIPPING the real mosquitto tests: mosq
 const ROOT = os.userInfo().uid === 0;
 const nixOpts = ["--option", "build-users-group", "", "--store", "dummy://"];
 const USERS = [
-  { name: "homeassistant", acl: ["readwrite homeassistant/#"] },
+  { name: "homeassistant", acl: ["readwrite homeassistant/#", "read borg/collective/#"] },
   { name: "sensor", acl: ["write sensors/#"] },
   { name: "reader", acl: ["read sensors/#", "read other/#"] },
 ];

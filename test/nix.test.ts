@@ -561,6 +561,49 @@ describe("the mapping fits the modules' own option declarations (stub lib)", () 
     expect(bad.problems).toEqual(expect.arrayContaining(["undeclared: borg.services.nats.bogus", expect.stringMatching(/^type: borg\.services\.nats\.ports\.client/)]));
   });
 
+  it("home-assistant: the Pi's HA gets exactly nix/lib/home-assistant.nix's config, secrets.yaml by link, the port from the table, the status timer", () => {
+    const root = inject("synthRoot");
+    const piFile = join(root, "prod", "nodes", "edge-pi", "node.json");
+    const r = runHarness(piFile);
+    expect(r.problems).toEqual([]);
+    const ha = r.out.homeAssistant!;
+    const lib = nixStr(join(nixDir, "lib", "home-assistant.nix"));
+    const settings = `(builtins.fromJSON (builtins.readFile ${nixStr(piFile)})).services.homeAssistant`;
+    const expected = evalJson(`let h = import ${lib}; s = ${settings}; in { config = h.config s; env = h.statusEnvironment "edge-pi" s.collectiveStatus; creds = h.statusCredentials s.collectiveStatus; }`) as Record<string, any>;
+    expect(ha).toEqual({ enable: true, extraComponents: ["default_config", "met", "esphome", "mqtt", "rpi_power"], config: expected.config, configWritable: false, openFirewall: false });
+    expect(ha.config.http).toMatchObject({ server_host: ["127.0.0.1", "10.42.0.50"], ssl_certificate: "/var/lib/borg/secrets/hass-tls.crt", ssl_key: "/var/lib/borg/secrets/hass-tls.key" });
+    expect(ha.config.default_config).toEqual({});
+    expect(ha.config.mqtt.sensor[0]).toMatchObject({ state_topic: "borg/collective/status", expire_after: 180, value_template: "{{ value_json.state }}" });
+    // nothing secret in the configuration: the location (when set) is `!secret`, the rest are paths
+    expect(JSON.stringify(ha.config)).not.toMatch(/password|BEGIN/i);
+    expect(r.out.tmpfiles).toContain("L+ /var/lib/hass/secrets.yaml - - - - /var/lib/borg/secrets/hass-secrets.yaml");
+    expect(r.out.tcp).toContain(8123); // the ports table's rule (firewall.nix), not openFirewall
+    expect(r.out.assertions.filter((a) => !a.assertion)).toEqual([]);
+    const status = r.out.statusService!;
+    expect(status.environment).toEqual(expected.env);
+    expect(status.serviceConfig).toMatchObject({ Type: "oneshot", DynamicUser: true, LoadCredential: expected.creds });
+    expect(status.serviceConfig.ExecStart).toMatch(/^\/nix\/store\/0+-bash\/bin\/bash \/nix\/store\/[a-z0-9]{32}-collective-status\.sh$/);
+    expect(status.path).toContain("/nix/store/00000000000000000000000000000000-mosquitto");
+    expect(r.out.statusTimer).toEqual({ wantedBy: ["timers.target"], timerConfig: { OnBootSec: "1min", OnUnitActiveSec: "60s" } });
+    // nowhere else
+    for (const node of ["queen", "drone-1"]) expect(runHarness(join(root, "prod", "nodes", node, "node.json")).out.homeAssistant, node).toBeNull();
+  });
+
+  it("home-assistant: an integration nixpkgs does not know fails the build with the config path; a location becomes `!secret`", () => {
+    const pi = JSON.parse(readFileSync(join(inject("synthRoot"), "prod", "nodes", "edge-pi", "node.json"), "utf8"));
+    pi.services.homeAssistant.extraComponents.push("not_an_integration");
+    pi.services.homeAssistant.location = true;
+    const r = runHarness(nodeFile("ha-unknown", pi));
+    expect(r.problems).toEqual([]);
+    expect(r.out.assertions.filter((a) => !a.assertion).map((a) => a.message)).toEqual([
+      "borg: borg:services.homeAssistant.extraComponents: not_an_integration is not a Home Assistant integration of this nixpkgs (pkgs.home-assistant.availableComponents)",
+    ]);
+    expect(r.out.homeAssistant!.config.homeassistant).toMatchObject({ latitude: "!secret latitude", longitude: "!secret longitude", elevation: "!secret elevation" });
+    // a bad value in node.json is a type problem of the module's own options
+    pi.services.homeAssistant.http.serverHosts = ["0.0.0.0/0"];
+    expect(runHarness(nodeFile("ha-bad", pi)).problems.join("\n")).toMatch(/type: borg\.services\.homeAssistant\.http is not nullOr submodule: .*0\.0\.0\.0\/0/);
+  });
+
   it("an existing (generic) host keeps its own accounts and its operators' SSH logins", () => {
     const r = runHarness(nodeFile("generic-h", { ...sampleNode, platform: "generic", storage: null }));
     expect(r.problems).toEqual([]);

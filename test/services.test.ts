@@ -67,8 +67,63 @@ describe("service roles per node", () => {
     const q = servicesOf(prod, "queen");
     expect(q.k3s.tokenFile).toBe("/var/lib/borg/secrets/k3s-token");
     expect(q.k3s.agentTokenFile).toBe("/var/lib/borg/secrets/k3s-agent-token");
-    expect(q.mqtt.users.map((u) => u.hashFile)).toEqual(["/var/lib/borg/secrets/mqtt-homeassistant.hash", "/var/lib/borg/secrets/mqtt-borg-probe.hash"]);
+    expect(q.mqtt.users.map((u) => u.hashFile)).toEqual([
+      "/var/lib/borg/secrets/mqtt-homeassistant.hash",
+      "/var/lib/borg/secrets/mqtt-borg-probe.hash",
+      "/var/lib/borg/secrets/mqtt-borg-status.hash",
+    ]);
     expect(q.mqtt.tls).toEqual({ caFile: "/var/lib/borg/secrets/mqtt-ca.crt", certFile: "/var/lib/borg/secrets/mqtt-server.crt", keyFile: "/var/lib/borg/secrets/mqtt-server.key" });
     expect(JSON.stringify(q)).not.toMatch(/password"\s*:\s*"[^/]/i);
+  });
+});
+
+describe("Home Assistant (edge Pi only)", () => {
+  it("prod: LAN-only HTTPS on the Pi, the Pi's broker on loopback, the status sensor fed from Consul and NATS", () => {
+    const ha = servicesOf(spec("prod"), "edge-pi").homeAssistant;
+    expect(ha).toEqual({
+      enable: true,
+      name: "Borg Collective",
+      timeZone: "Europe/Berlin",
+      unitSystem: "metric",
+      extraComponents: ["default_config", "met", "esphome", "mqtt", "rpi_power"],
+      location: false,
+      http: {
+        port: 8123,
+        serverHosts: ["127.0.0.1", "10.42.0.50"],
+        tls: { certFile: "/var/lib/borg/secrets/hass-tls.crt", keyFile: "/var/lib/borg/secrets/hass-tls.key" },
+        useXForwardedFor: false,
+        trustedProxies: [],
+        ipBan: { enabled: true, loginAttemptsThreshold: 10 },
+      },
+      secretsFile: "/var/lib/borg/secrets/hass-secrets.yaml",
+      mqtt: { broker: "127.0.0.1", port: 1883, user: "homeassistant" },
+      collectiveStatus: {
+        topic: "borg/collective/status",
+        intervalSeconds: 60,
+        expireAfterSeconds: 180,
+        mqttPort: 1883,
+        mqttUser: "borg-status",
+        passwordFile: "/var/lib/borg/secrets/mqtt-borg-status.password",
+        consul: { url: "https://127.0.0.1:8501", caFile: "/var/lib/borg/secrets/consul-ca.pem", servers: 3 },
+        nats: { monitorUrl: "http://127.0.0.1:8222" },
+      },
+    });
+    for (const node of ["queen", "drone-1"]) expect(servicesOf(spec("prod"), node).homeAssistant.enable, node).toBe(false);
+  });
+
+  it("follows the stack: plain HTTP without TLS, the location flag, integrations de-duplicated, no status without Consul and NATS", () => {
+    const plain = servicesOf(spec("staging", (c) => (c.security.tls = false)), "edge-pi").homeAssistant;
+    expect(plain.http!.tls).toBeNull();
+    expect(plain.collectiveStatus!.consul).toEqual({ url: "http://127.0.0.1:8500", caFile: null, servers: 1 });
+    const located = servicesOf(spec("prod", (c) => (c.services.homeAssistant.location = { latitude: 52.5, longitude: 13.4 })), "edge-pi").homeAssistant;
+    expect(located.location).toBe(true);
+    expect(JSON.stringify(located)).not.toContain("52.5");
+    const listed = servicesOf(spec("prod", (c) => (c.services.homeAssistant.extraComponents = ["zha", "mqtt"])), "edge-pi").homeAssistant;
+    expect(listed.extraComponents).toEqual(["zha", "mqtt", "rpi_power"]);
+    const alone = servicesOf(spec("prod", (c) => Object.assign(c.services, { consul: { enabled: false }, nats: { enabled: false } })), "edge-pi").homeAssistant;
+    expect(alone.collectiveStatus).toBeNull();
+    const off = servicesOf(spec("prod", (c) => (c.services.homeAssistant.enabled = false)), "edge-pi");
+    expect(off.homeAssistant).toMatchObject({ enable: false, http: null, mqtt: null });
+    expect(off.mqtt.users.map((u) => u.name)).toEqual(["homeassistant", "borg-probe"]);
   });
 });
