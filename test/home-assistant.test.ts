@@ -78,10 +78,12 @@ describe("the HomeAssistant component", () => {
     // the config value itself is in the plan's stack config, which is the operator's own file
     expect(everything).not.toContain("52.517389");
     expect(everything).not.toContain("13.395131");
-    // ...and a changed location re-runs nothing but the Pi's secrets step and what follows from it
+    // ...and a changed location re-runs the Pi's steps (its node.json says `location: true`) and,
+    // elsewhere, only Consul's cluster gate, which re-checks after any node's redeploy
     const before = prod.plan.resources.filter((r) => r.inputs.triggers);
     const changed = before.filter((r) => JSON.stringify(located.byName(r.name).inputs.triggers) !== JSON.stringify(r.inputs.triggers)).map((r) => r.name);
-    expect(changed.filter((n) => !n.startsWith("edge-pi-"))).toEqual([]);
+    expect(changed.filter((n) => !n.startsWith("edge-pi-"))).toEqual(["consul-gate"]);
+    expect(changed).toEqual(expect.arrayContaining(["edge-pi-nixos-secrets", "edge-pi-hass-mqtt", "edge-pi-hass-gate"]));
   });
 
   it("without Home Assistant: no component, no status user on the brokers", async () => {

@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { SECRETS_DIR } from "../bundle-paths.js";
 import { COLLECTIVE_STATUS_TOPIC } from "../config/mqtt.js";
 import type { CollectiveSpec, NodeSpec } from "../config/validate.js";
+import { consulSettings } from "./consul.js";
 import { serviceContext, type ServiceContext } from "./context.js";
 import { STATUS_USER, type Mqtt } from "./mqtt.js";
 import { ServiceCa, type IssuedCert } from "./pki.js";
@@ -35,8 +36,6 @@ export const HASS_FILES = {
 } as const;
 /** The status timer's period; the sensor turns unavailable after three missed updates. */
 const STATUS_INTERVAL = 60;
-/** Where Consul's CA sits on every agent (the Consul service delivers it outside dev). */
-const CONSUL_CA = file("consul-ca.pem");
 /** NATS' monitoring endpoint, loopback only on every NATS node (the Pi's leaf too). */
 const NATS_MONITOR = "http://127.0.0.1:8222";
 
@@ -78,7 +77,8 @@ export interface HomeAssistantSettings {
   collectiveStatus: CollectiveStatus | null;
 }
 
-export function homeAssistantSettings({ spec, node, isEdge }: ServiceContext): HomeAssistantSettings {
+export function homeAssistantSettings(ctx: ServiceContext): HomeAssistantSettings {
+  const { spec, node, isEdge } = ctx;
   const ha = spec.services.homeAssistant;
   const base = { name: ha.name, timeZone: ha.timeZone, unitSystem: ha.unitSystem };
   if (!(ha.enabled && isEdge)) {
@@ -101,15 +101,16 @@ export function homeAssistantSettings({ spec, node, isEdge }: ServiceContext): H
     },
     secretsFile: HASS_FILES.secrets,
     mqtt: { broker: "127.0.0.1", port: port("mqtt"), user: ha.mqttUser },
-    collectiveStatus: collectiveStatus(spec),
+    collectiveStatus: collectiveStatus(ctx),
   };
 }
 
 /** What the Pi can see of the collective's health: the Consul servers through its agent, the NATS leaf link. */
-function collectiveStatus(spec: CollectiveSpec): CollectiveStatus | null {
-  const { consul, nats } = spec.services;
+function collectiveStatus(ctx: ServiceContext): CollectiveStatus | null {
+  const { consul, nats } = ctx.spec.services;
   if (!consul.enabled && !nats.enabled) return null;
-  const tls = spec.security.tls;
+  // The Pi's own Consul agent, on loopback, as the Consul service configures it.
+  const agent = consulSettings(ctx);
   return {
     topic: COLLECTIVE_STATUS_TOPIC,
     intervalSeconds: STATUS_INTERVAL,
@@ -117,9 +118,7 @@ function collectiveStatus(spec: CollectiveSpec): CollectiveStatus | null {
     mqttPort: port("mqtt"),
     mqttUser: STATUS_USER,
     passwordFile: HASS_FILES.status,
-    consul: consul.enabled
-      ? { url: `${tls ? "https" : "http"}://127.0.0.1:${port(tls ? "consul-https" : "consul-http")}`, caFile: tls ? CONSUL_CA : null, servers: consul.servers.length }
-      : null,
+    consul: consul.enabled ? { url: `${agent.api.scheme}://127.0.0.1:${agent.api.port}`, caFile: agent.tls?.caFile ?? null, servers: consul.servers.length } : null,
     nats: nats.enabled ? { monitorUrl: NATS_MONITOR } : null,
   };
 }
