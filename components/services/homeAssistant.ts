@@ -14,6 +14,7 @@ import type { CollectiveSpec, NodeSpec } from "../config/validate.js";
 import { consulSettings } from "./consul.js";
 import { serviceContext, type ServiceContext } from "./context.js";
 import { STATUS_USER, type Mqtt } from "./mqtt.js";
+import { natsSettings } from "./nats.js";
 import { ServiceCa, type IssuedCert } from "./pki.js";
 import { port } from "./ports.js";
 import { remoteStep } from "./remoteStep.js";
@@ -36,8 +37,6 @@ export const HASS_FILES = {
 } as const;
 /** The status timer's period; the sensor turns unavailable after three missed updates. */
 const STATUS_INTERVAL = 60;
-/** NATS' monitoring endpoint, loopback only on every NATS node (the Pi's leaf too). */
-const NATS_MONITOR = "http://127.0.0.1:8222";
 
 export interface HomeAssistantHttp {
   port: number;
@@ -119,7 +118,8 @@ function collectiveStatus(ctx: ServiceContext): CollectiveStatus | null {
     mqttUser: STATUS_USER,
     passwordFile: HASS_FILES.status,
     consul: consul.enabled ? { url: `${agent.api.scheme}://127.0.0.1:${agent.api.port}`, caFile: agent.tls?.caFile ?? null, servers: consul.servers.length } : null,
-    nats: nats.enabled ? { monitorUrl: NATS_MONITOR } : null,
+    // The Pi's leaf serves NATS' monitoring endpoint on loopback, like every NATS node.
+    nats: nats.enabled ? { monitorUrl: `http://127.0.0.1:${natsSettings(ctx).ports.monitor}` } : null,
   };
 }
 
