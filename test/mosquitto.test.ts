@@ -244,6 +244,17 @@ describe.skipIf(!HAVE_MOSQUITTO)("real mosquitto brokers from the rendered confi
     expect(await notForHa).toBeNull();
   });
 
+  it("every listener has the same ACL file (immune to one file applying to all listeners)", () => {
+    const data = path.join(dir, "queen", "data");
+    const acls = fs.readdirSync(data).filter((f) => /^acl-\d+\.conf$/.test(f)).map((f) => fs.readFileSync(path.join(data, f), "utf8"));
+    expect(acls.length).toBe(3);
+    expect(new Set(acls).size).toBe(1);
+  });
+
+  it("a bridge identity cannot log in with a password", async () => {
+    await expect(connect(P(1883), { username: "bridge-edge-pi", password: "anything" })).rejects.toThrow(/Not authorized|Bad User Name or Password/i);
+  });
+
   it("refuses anonymous clients and wrong passwords on every listener", async () => {
     await expect(connect(P(8883), tlsOpts())).rejects.toThrow(/Not authorized|Bad User Name or Password/i);
     await expect(connect(P(1883), {})).rejects.toThrow(/Not authorized|Bad User Name or Password/i);

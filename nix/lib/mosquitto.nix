@@ -22,10 +22,14 @@ rec {
     # The bridge listener knows its clients by certificate: the CN is the user name.
     omitPasswordAuth = l.clientCertificates;
     acl = [ ];
-    users =
-      if l.clientCertificates
-      then b.listToAttrs (map (u: nameValue u.name { acl = u.acl; }) mqtt.bridgeUsers)
-      else b.listToAttrs (map (u: nameValue u.name { hashedPasswordFile = u.hashFile; acl = u.acl; }) mqtt.users);
+    # Every listener carries every user, so all ACL files are the same: mosquitto 2.1's ACL plugin
+    # may apply one listener's file to all (eclipse-mosquitto/mosquitto#3653), and then nothing
+    # changes. A bridge identity has no password (it cannot log in on a password listener), and the
+    # bridge listener takes no passwords (omitPasswordAuth), only certificates from the stack's CA.
+    users = b.listToAttrs (
+      map (u: nameValue u.name { hashedPasswordFile = u.hashFile; acl = u.acl; }) mqtt.users
+      ++ map (u: nameValue u.name { acl = u.acl; }) mqtt.bridgeUsers
+    );
     settings =
       { allow_anonymous = l.allowAnonymous; }
       // (if l.tls then {
