@@ -38,6 +38,8 @@ interface Token {
 /** What the stand-in API holds; tests change it between and during runs. */
 interface ClusterState {
   leader: string;
+  /** When set, the leader appears once this many leader probes have been answered without one. */
+  leaderAfterProbes?: number;
   aclReady: boolean;
   raft: { Node: string; Voter: boolean; Leader: boolean }[];
   healthy: boolean;
@@ -82,7 +84,11 @@ function handle(req: import("node:http").IncomingMessage, res: import("node:http
     res.end(text ? value : JSON.stringify(value));
   };
   const key = `${req.method} ${url.pathname}`;
-  if (key === "GET /v1/status/leader") return send(200, state.leader);
+  if (key === "GET /v1/status/leader") {
+    // A leader elected after a number of probes, not after a delay: the test cannot race the load.
+    if (state.leaderAfterProbes !== undefined && state.requests.filter((q) => q.path === "/v1/status/leader").length > state.leaderAfterProbes) state.leader = "10.42.0.10:8300";
+    return send(200, state.leader);
+  }
   // Everything else needs a token; the management token can do anything.
   const authed = token !== null && state.aclReady && token === MGMT;
   if (key === "GET /v1/catalog/nodes") {
@@ -239,7 +245,7 @@ const writes = () => state.requests.filter((r) => r.method !== "GET");
 describe("consul-gate.sh servers", () => {
   it("passes once a leader is elected and every server is a raft voter", async () => {
     state.leader = "";
-    setTimeout(() => (state.leader = "10.42.0.10:8300"), 400);
+    state.leaderAfterProbes = 1;
     const r = await sh("consul-gate.sh", ["queen", "servers", "queen,drone-1,drone-2"]);
     expect(r.code, r.err).toBe(0);
     expect(r.out).toBe("borg: queen: consul: leader elected, raft voters: queen,drone-1,drone-2\n");
