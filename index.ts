@@ -2,6 +2,7 @@
 import * as pulumi from "@pulumi/pulumi";
 import { Collective } from "./components/collective.js";
 import { loadSpec, requireSecret } from "./components/config/load.js";
+import { Ceph } from "./components/services/ceph.js";
 import { Consul } from "./components/services/consul.js";
 import { HomeAssistant } from "./components/services/homeAssistant.js";
 import { K3s } from "./components/services/k3s.js";
@@ -50,3 +51,8 @@ export const natsCredentials = nats?.credentials;
 const homeAssistantService = collective.services.find((s): s is HomeAssistant => s instanceof HomeAssistant);
 // null (not undefined) without a Pi: an undefined export draws a warning from the engine.
 export const homeAssistant = homeAssistantService?.outputs ?? null;
+
+// What Ceph CSI needs (README "Ceph"): clusterID = fsid, msgr1 monitor addresses, the RBD pool and
+// its client (`userId` without "client."); the key is a secret output.
+const cephService = collective.services.find((s): s is Ceph => s instanceof Ceph);
+export const ceph = cephService?.exports ?? null;

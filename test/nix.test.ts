@@ -9,8 +9,8 @@ import { appendFileSync, cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSy
 import { tmpdir } from "node:os";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { synth, type Synth } from "./helpers.js";
 import { buildBundle, NIXOS_STATE_VERSION, readStaticFiles, writeBundle, type NodeJson } from "../components/bundle.js";
-import { synth } from "./helpers.js";
 
 const root = resolve(fileURLToPath(new URL("..", import.meta.url)));
 const nixDir = join(root, "nix");
@@ -180,7 +180,8 @@ let
     path = /nonexistent/nixpkgs; # outside the store: the nixpkgs pin stays off
     linuxPackages = "linuxPackages";
     nats-server = "/nix/store/00000000000000000000000000000000-nats-server";
-  };
+  } // b.listToAttrs (map (n: { name = n; value = "/nix/store/00000000000000000000000000000000-${"$"}{n}"; })
+    [ "bash" "ceph" "coreutils" "diffutils" "findutils" "gnugrep" "util-linux" ]);
 
   node = b.fromJSON (b.readFile nodeFile);
   values = import (nixDir + "/lib/node-options.nix") node;
@@ -208,6 +209,11 @@ in
   inherit values;
   out = {
     hostName = cfg.networking.hostName;
+    ceph = cfg.services.ceph or null;
+    units = cfg.systemd.services or { };
+    # The merged lists above keep only the last module's (no list merge in this stub): the Ceph
+    # module's own config, for its lists.
+    cephOwn = (call config (servicesDir + "/ceph.nix")).config;
     tcp = cfg.networking.firewall.allowedTCPPorts;
     udp = cfg.networking.firewall.allowedUDPPorts;
     tcpRanges = cfg.networking.firewall.allowedTCPPortRanges;
@@ -258,6 +264,9 @@ interface HarnessOut {
   values: Record<string, any>;
   out: {
     hostName: string;
+    ceph: Record<string, any> | null;
+    units: Record<string, any>;
+    cephOwn: Record<string, any>;
     tcp: number[];
     udp: number[];
     tcpRanges: { from: number; to: number }[];
@@ -894,5 +903,93 @@ describe("node bundle: exactly what a node builds from", () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe("the Ceph module on the program's own node.json (nix/modules/services/ceph.nix, stub lib)", () => {
+  // Every services.ceph option the module may set, as declared by nixpkgs' ceph module
+  // (nixos/modules/services/network-filesystems/ceph.nix, newest text read: 37dc645e).
+  const NIXPKGS_CEPH_OPTIONS = [
+    "enable", "extraConfig",
+    ...["fsid", "clusterName", "mgrModulePath", "monInitialMembers", "monHost", "maxOpenFiles", "authClusterRequired",
+      "authServiceRequired", "authClientRequired", "publicNetwork", "clusterNetwork", "rgwMimeTypesFile"].map((o) => `global.${o}`),
+    ...["mgr", "mon", "osd", "mds"].flatMap((d) => ["enable", "daemons", "package", "extraConfig"].map((o) => `${d}.${o}`)),
+    "rgw.enable", "rgw.daemons", "rgw.package", "client.enable", "client.extraConfig",
+  ];
+  const leaves = (value: Record<string, any>, prefix = ""): string[] =>
+    Object.entries(value).flatMap(([k, v]) =>
+      v && typeof v === "object" && !Array.isArray(v) && !["extraConfig"].includes(k) ? leaves(v, `${prefix}${k}.`) : [`${prefix}${k}`],
+    );
+  let dev: Synth;
+  beforeAll(async () => {
+    dev = await synth("dev");
+  });
+  /** The node's real node.json (as synth wrote it), optionally edited. */
+  const nodeOf = (name: string, edit: (n: any) => void = () => {}) => {
+    const node = JSON.parse(readFileSync(join(dev.outDir, "nodes", name, "node.json"), "utf8"));
+    edit(node);
+    return nodeFile(`ceph-${name}-${Math.random().toString(36).slice(2)}`, node);
+  };
+
+  it("queen: monitor and manager with their oneshots, cephx everywhere, the admin keyring for `sudo ceph`", () => {
+    const r = runHarness(nodeOf("queen"));
+    expect(r.problems).toEqual([]);
+    expect(r.evaluated).toBe(true);
+    const ceph = r.out.ceph!;
+    expect(ceph.global).toEqual({
+      // Ceph's "unset": the Pulumi-generated fsid exists only after node.json; it reaches the monmap.
+      fsid: "00000000-0000-0000-0000-000000000000",
+      monInitialMembers: "queen",
+      monHost: "[v2:10.42.2.10:3300,v1:10.42.2.10:6789]",
+      publicNetwork: "10.42.2.0/24",
+      authClusterRequired: "cephx",
+      authServiceRequired: "cephx",
+      authClientRequired: "cephx",
+    });
+    expect(ceph.extraConfig).toMatchObject({ "osd pool default size": "1", "osd crush chooseleaf type": "0", "mon allow pool size one": "true", "auth allow insecure global id reclaim": "false" });
+    expect(ceph.mon).toEqual({ enable: true, daemons: ["queen"] });
+    expect(ceph.mgr).toEqual({ enable: true, daemons: ["queen"] });
+    expect(ceph.osd).toMatchObject({ enable: false, daemons: [] });
+    for (const option of leaves(ceph)) expect(NIXPKGS_CEPH_OPTIONS, option).toContain(option);
+
+    const mon = r.out.units["borg-ceph-mon-queen"];
+    expect(mon).toMatchObject({ before: ["ceph-mon-queen.service"], requiredBy: ["ceph-mon-queen.service"], serviceConfig: { Type: "oneshot", RemainAfterExit: true } });
+    expect(mon.serviceConfig.ExecStart).toMatch(/^'\/nix\/store\/[0-9a-z]{32}-bash\/bin\/bash' '\/nix\/store\/[0-9a-z]{32}-borg-node-scripts\/services\/ceph-mon.sh' 'queen' 'queen' 'queen=\[v2:10\.42\.2\.10:3300,v1:10\.42\.2\.10:6789\]'$/);
+    expect(r.out.units["borg-ceph-mgr-queen"].serviceConfig.ExecStart).toMatch(/ceph-mgr.sh' 'queen' 'queen'$/);
+    expect(r.out.units).not.toHaveProperty("borg-ceph-osd-0");
+    expect(r.out.cephOwn.systemd.tmpfiles.rules).toEqual(["L+ /etc/ceph/ceph.client.admin.keyring - - - - /var/lib/borg/secrets/ceph-admin-keyring"]);
+    expect(r.out.cephOwn.environment.systemPackages).toEqual(["/nix/store/00000000000000000000000000000000-ceph", "/nix/store/00000000000000000000000000000000-jq"]);
+  });
+
+  it("drone: only its OSD, on /dev/vdb with its pinned id, the monmap members for the offline mkfs", () => {
+    const r = runHarness(nodeOf("drone-1"));
+    expect(r.problems).toEqual([]);
+    expect(r.out.ceph!.osd).toEqual({ enable: true, daemons: ["0"], extraConfig: {} });
+    expect(r.out.ceph!.mon.enable).toBe(false);
+    const osd = r.out.units["borg-ceph-osd-0"];
+    expect(osd.requiredBy).toEqual(["ceph-osd-0.service"]);
+    expect(osd.serviceConfig.ExecStart).toMatch(/ceph-osd.sh' 'drone-1' '0' '\/dev\/vdb' 'queen=\[v2:10\.42\.2\.10:3300,v1:10\.42\.2\.10:6789\]'$/);
+    expect(Object.keys(r.out.units).filter((u) => u.startsWith("borg-ceph"))).toEqual(["borg-ceph-osd-0"]);
+    expect(r.out.cephOwn.systemd.tmpfiles.rules).toEqual([]); // only the admin host holds client.admin
+  });
+
+  it("a node without Ceph gets nothing", () => {
+    const r = runHarness(nodeOf("drone-1", (n) => (n.services.ceph.enable = false)));
+    expect(r.problems).toEqual([]);
+    expect(r.out.ceph).toBeNull();
+    expect(Object.keys(r.out.units).filter((u) => u.startsWith("borg-ceph"))).toEqual([]);
+  });
+
+  it("negative controls: bad settings are type errors, unknown ones undeclared", () => {
+    const bad = runHarness(nodeOf("queen", (n) => {
+      n.services.ceph.failureDomain = "rack";
+      n.services.ceph.auth.cluster = "kerberos";
+      n.services.ceph.monitors[0].address = "queen.lan";
+      n.services.ceph.keyring = "/etc/ceph/x";
+    }));
+    expect(bad.problems.join("\n")).toMatch(/type: borg\.services\.ceph\.failureDomain/);
+    expect(bad.problems.join("\n")).toMatch(/type: borg\.services\.ceph\.auth\.cluster/);
+    expect(bad.problems.join("\n")).toMatch(/type: borg\.services\.ceph\.monitors\.address/);
+    expect(bad.problems.join("\n")).toMatch(/undeclared: borg\.services\.ceph\.keyring/);
   });
 });

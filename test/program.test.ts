@@ -172,10 +172,12 @@ describe("triggers", () => {
       .filter((r) => triggersOf(changed, r.name) !== triggersOf(before, r.name))
       .map((r) => r.name)
       .sort();
-    // Its own steps and switch guards, its K3s server's /readyz (prod runs three servers), the
+    // Its own steps and switch guards, its OSD's osd-up step, its K3s server's /readyz (prod runs three servers), the
     // K3s gate that checks its (new) labels, the Consul gates that re-check a redeployed server, and
     // its NATS server gate (drone-2 is a JetStream peer in prod: its guard as well).
     expect(differs.filter((n) => n.startsWith("drone-2-nixos-guard-"))).toEqual([
+      "drone-2-nixos-guard-ceph-after",
+      "drone-2-nixos-guard-ceph-before",
       "drone-2-nixos-guard-consul-after",
       "drone-2-nixos-guard-consul-before",
       "drone-2-nixos-guard-k3s-after",
@@ -184,7 +186,7 @@ describe("triggers", () => {
       "drone-2-nixos-guard-nats-before",
     ]);
     expect(differs.filter((n) => !n.startsWith("drone-2-nixos-guard-"))).toEqual(
-      [...STEPS.map((step) => `drone-2-nixos-${step}`), "borg-k3s-nodes-ready", "borg-k3s-ready-drone-2", "consul-gate", "consul-servers-gate", "nats-drone-2-gate"].sort(),
+      [...STEPS.map((step) => `drone-2-nixos-${step}`), "borg-k3s-nodes-ready", "borg-k3s-ready-drone-2", "ceph-osd-1-up", "consul-gate", "consul-servers-gate", "nats-drone-2-gate"].sort(),
     );
   });
 });

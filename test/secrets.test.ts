@@ -104,6 +104,7 @@ describe("node bundles", () => {
         // The host key, the K3s agent token, Consul's and NATS' files (names and owners only).
         files: expect.arrayContaining([
           { name: "ssh_host_ed25519_key", owner: "root", group: "root" },
+          ...["ceph-fsid", "ceph-osd-keyring", "ceph-osd-uuid"].map((name) => ({ name, owner: "root", group: "root" })),
           { name: "k3s-agent-token", owner: "root", group: "root" },
           // owned by the service user (a dynamic uid: base.nix hands them over once it exists)
           { name: "consul-secrets.json", owner: "consul", group: "consul" },

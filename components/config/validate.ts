@@ -295,6 +295,7 @@ function checkServices(services: Services, network: Network | undefined, nodes: 
     const count = services.ceph.monitors?.length;
     if (count !== undefined && count % 2 === 0) problems.add(["services", "ceph", "monitors"], `has ${count} monitors; Ceph needs an odd number (1, 3, 5) to keep quorum`);
     const osdHosts = drones?.filter((d) => d.kind === "proxmox").length;
+    if (osdHosts === 0) problems.add(["services", "ceph"], "is enabled, but no drone carries an OSD disk (osdDiskGb on a Proxmox drone); add one or set enabled: false");
     if (services.ceph.osdPoolSize !== undefined && osdHosts !== undefined && services.ceph.osdPoolSize > osdHosts) {
       problems.add(["services", "ceph", "osdPoolSize"], `is ${services.ceph.osdPoolSize} but only ${osdHosts} drone(s) carry an OSD disk`);
     }

@@ -66,7 +66,7 @@ else {
   services =
     let all = field node "services" { }; in
     builtins.listToAttrs (map (name: { inherit name; value = all.${name}; })
-      (builtins.filter (name: all ? ${name}) [ "consul" "k3s" "mqtt" "nats" "homeAssistant" ]));
+      (builtins.filter (name: all ? ${name}) [ "ceph" "consul" "k3s" "mqtt" "nats" "homeAssistant" ]));
 
   proxmoxGuest.enable = platform == "proxmox-vm";
   raspberryPi.enable = platform == "raspberry-pi-4";

@@ -94,6 +94,17 @@ function fakeEd25519(name: string): string {
   return `ssh-ed25519 ${body.toString("base64")}`;
 }
 
+/** The fake `random.RandomBytes` value of a resource name (offline runs only; at most 64 bytes). */
+export function fakeRandomBytes(name: string, length: number): Buffer {
+  return createHash("sha512").update(`fake bytes of ${name}`).digest().subarray(0, length);
+}
+
+/** A fake, well-formed, stable UUID (v4 layout) derived from a resource name. */
+export function fakeUuid(name: string): string {
+  const h = createHash("sha256").update(`fake-uuid:${name}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-8${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+
 /** Mock inputs keep the wire's secret wrappers; fakes only need the plain values. */
 function unwrapSecrets(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(unwrapSecrets);
@@ -109,7 +120,8 @@ function unwrapSecrets(value: unknown): unknown {
  * Clearly labelled fake provider outputs: ids start with `fake-`, generated secrets are canaries.
  * Also what the local engine of test/engine answers, so both runs see the same provider results.
  */
-export function fakeOutputs(args: pulumi.runtime.MockResourceArgs): { id: string; state: Record<string, unknown> } {
+/** `secretOutputs`: the resource's additionalSecretOutputs (a secret RandomUuid stays a canary). */
+export function fakeOutputs(args: pulumi.runtime.MockResourceArgs, secretOutputs: readonly string[] = []): { id: string; state: Record<string, unknown> } {
   const inputs = args.inputs as Record<string, unknown>;
   const id = `fake-${args.name}`;
   switch (args.type) {
@@ -142,10 +154,14 @@ export function fakeOutputs(args: pulumi.runtime.MockResourceArgs): { id: string
     case "tls:index/certRequest:CertRequest":
       return { id, state: { ...inputs, certRequestPem: `fake certificate request of ${args.name}` } };
     case "random:index/randomBytes:RandomBytes": {
-      // Real-looking bytes of the asked length (code decodes them), stable per name; labelled fakes.
-      const bytes = createHash("sha512").update(`fake bytes of ${args.name}`).digest().subarray(0, Number(inputs.length ?? 32));
+      // Real-looking bytes of the asked length (code decodes them, e.g. into cephx keys), stable per
+      // name; labelled fakes. Tests search plans for them and for what derives from them.
+      const bytes = fakeRandomBytes(args.name, Number(inputs.length ?? 32));
       return { id, state: { ...inputs, base64: bytes.toString("base64"), hex: bytes.toString("hex") } };
     }
+    case "random:index/randomUuid:RandomUuid":
+      // A secret one (a token) is a canary; a plain one (an fsid, an OSD uuid) a fake, well-formed UUID.
+      return { id, state: { ...inputs, result: secretOutputs.includes("result") ? canary(`random:${args.name}`) : fakeUuid(args.name) } };
     default:
       if (args.type.startsWith("random:")) return { id, state: { ...inputs, result: canary(`random:${args.name}`) } };
       return { id, state: inputs };
@@ -225,9 +241,14 @@ let runs = 0;
 
 export async function runProgram(options: RunOptions): Promise<ProgramRun> {
   const resources: CapturedResource[] = [];
+  // The mock sees no resource options: the secret outputs come from the registration just captured.
+  const secretOutputsOf = (name: string, type: string) => {
+    for (let i = resources.length - 1; i >= 0; i--) if (resources[i]!.name === name && resources[i]!.type === type) return resources[i]!.additionalSecretOutputs;
+    return [];
+  };
   await pulumi.runtime.setMocks(
     {
-      newResource: (args) => fakeOutputs(args),
+      newResource: (args) => fakeOutputs(args, secretOutputsOf(args.name, args.type)),
       call: (args) => {
         // Fail loudly: an unmocked invoke means the offline plan would be fiction.
         const err = new Error(`unmocked invoke ${args.token}: add a fake for it in scripts/lib/mockedProgram.ts`);

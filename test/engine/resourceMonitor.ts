@@ -49,7 +49,7 @@ export function resourceMonitor(recording: Recording, stack: string, project: st
         const wire = (request.getObject()?.toJavaScript() ?? {}) as Record<string, unknown>;
         recording.registrations.push(captured);
         recording.wireInputs.set(urn, wire);
-        const fake = fakeOutputs({ type: captured.type, name: captured.name, inputs: wire, provider: request.getProvider(), custom: captured.custom, id: request.getImportid() });
+        const fake = fakeOutputs({ type: captured.type, name: captured.name, inputs: wire, provider: request.getProvider(), custom: captured.custom, id: request.getImportid() }, captured.additionalSecretOutputs);
         const response = new resource.RegisterResourceResponse();
         response.setUrn(urn);
         // Components have no id; custom resources get the fake provider's.

@@ -2,6 +2,7 @@
 // (from nix/lib/ports.json); a hand-added port, a port of a role the node does not run, a widened
 // range and a cluster port opened to the LAN each fail, naming the node, the rule and the fix.
 import { beforeAll, describe, expect, it } from "vitest";
+import { cephAuthRequired } from "../../policy/nodes/cephAuthRequired.ts";
 import { nodeFirewallAllowlist } from "../../policy/nodes/firewallAllowlist.ts";
 import { runResourcePolicy, type PlanResource } from "../../scripts/lib/policyRunner.js";
 import { synth, type Synth } from "../helpers.js";
@@ -84,5 +85,39 @@ describe("what each node opens (derived from its roles)", () => {
     expect(rulesOf(dev, "queen")).toContain("mqtt:lan");
     expect(rulesOf(dev, "queen")).toContain("consul-http:lan");
     expect(rulesOf(dev, "queen")).not.toContain("mqtt-tls:lan");
+  });
+});
+
+describe("ceph-auth-required", () => {
+  const check = (r: PlanResource) => runResourcePolicy(cephAuthRequired, r);
+
+  it("passes every Ceph node of the committed stacks", async () => {
+    for (const s of [prod, dev]) {
+      const hosts = s.plan.resources.filter((r) => r.type === "borg:index:NixosHost" && (r.inputs as Obj).nodeConfig.services.ceph.enable);
+      expect(hosts.length).toBeGreaterThan(1);
+      for (const host of hosts) expect((await check(host)).violations, host.name).toEqual([]);
+    }
+  });
+
+  it.each(["cluster", "service", "client"])("fails auth %s required = none, naming the field", async (mode) => {
+    const r = mutate(prod.byName("drone-1-nixos"), (i) => (i.nodeConfig.services.ceph.auth[mode] = "none"));
+    const result = await check(r);
+    expect(result.violations).toHaveLength(1);
+    expectViolation(result, "drone-1-nixos", `nodeConfig.services.ceph.auth.${mode}`, /is "none", not "cephx"/);
+  });
+
+  it("fails a node config without auth settings", async () => {
+    const r = mutate(prod.byName("queen-nixos"), (i) => delete i.nodeConfig.services.ceph.auth);
+    expect((await check(r)).violations).toHaveLength(3);
+  });
+
+  it("does not judge a node without Ceph (the edge Pi) or other resources", async () => {
+    expect((await check(prod.byName("edge-pi-nixos"))).notApplicable).toMatch(/does not run Ceph/);
+    const off = mutate(prod.byName("drone-1-nixos"), (i) => {
+      i.nodeConfig.services.ceph.enable = false;
+      i.nodeConfig.services.ceph.auth.client = "none";
+    });
+    expect((await check(off)).notApplicable).toMatch(/does not run Ceph/);
+    expect((await check(prod.byName("ceph-gate"))).notApplicable).toMatch(/does not judge/);
   });
 });
