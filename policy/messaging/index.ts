@@ -4,5 +4,6 @@ import { brokerHashedPasswords } from "./hashedPasswords";
 import { brokerNoAnonymous } from "./noAnonymous";
 import { brokerTls } from "./tls";
 import { mqttAclPerUser } from "./mqttAclPerUser";
+import { natsUserPermissions } from "./natsUserPermissions";
 
-export const messagingPolicies: ResourceValidationPolicy[] = [brokerNoAnonymous, brokerTls, brokerHashedPasswords, mqttAclPerUser];
+export const messagingPolicies: ResourceValidationPolicy[] = [brokerNoAnonymous, brokerTls, brokerHashedPasswords, mqttAclPerUser, natsUserPermissions];

@@ -10,7 +10,7 @@ import { runPolicies, runResourcePolicy, type EnforcementConfig, type PlanResour
 import { synth, type Synth } from "../helpers.js";
 import { mutate, expectViolation, INFRA_FIXTURE, type Obj } from "./harness.js";
 
-const NAMES = ["broker-no-anonymous", "broker-tls", "broker-hashed-passwords", "mqtt-acl-per-user"];
+const NAMES = ["broker-no-anonymous", "broker-tls", "broker-hashed-passwords", "mqtt-acl-per-user", "nats-user-permissions"];
 const FIXTURE = INFRA_FIXTURE;
 
 const policy = (name: string): ResourceValidationPolicy => {
@@ -31,7 +31,7 @@ tls {
 accounts {
   APP {
     users: [
-      { user: app, password: "${BCRYPT}" }
+      { user: app, password: "${BCRYPT}", permissions: { publish: ["app.>"], subscribe: ["app.>", "_INBOX.>"] } }
     ]
   }
 }
@@ -259,5 +259,52 @@ describe("mqtt-acl-per-user", () => {
     // reading everything is not writing everything
     const reader = mutate(prod.byName("queen-nixos"), (i) => (mqttOf(i).users[0].acl = ["read #"]));
     expect((await runResourcePolicy(acl, reader)).violations).toEqual([]);
+  });
+});
+
+describe("nats-user-permissions", () => {
+  const perms = messagingPolicies.find((p) => p.name === "nats-user-permissions")!;
+  const natsOf = (i: Obj) => i.nodeConfig.services.nats as Obj;
+  const userIndex = (r: PlanResource, name: string) => (r.inputs.nodeConfig as Obj).services.nats.users.findIndex((u: Obj) => u.name === name);
+
+  it("passes every committed node: role users and the stream admin are scoped, the system user is the exception", async () => {
+    for (const stack of ["dev", "staging", "prod"]) {
+      const s = await synth(stack);
+      for (const host of s.byType("borg:index:NixosHost")) expect((await runResourcePolicy(perms, host)).violations, `${stack}/${host.name}`).toEqual([]);
+    }
+    expect(natsOf(queen.inputs).users.find((u: Obj) => u.name === "sys")).toMatchObject({ account: "SYS", permissions: null });
+  });
+
+  it("is not applicable where NATS does not run, nor to a ConfigMap without nats.conf", async () => {
+    const off = mutate(queen, (i) => (natsOf(i).enable = false));
+    expect((await runResourcePolicy(perms, off)).notApplicable).toMatch(/no NATS server/);
+    const mqttOnly = mutate(configMap, (i) => delete i.data["nats.conf"]);
+    expect((await runResourcePolicy(perms, mqttOnly)).notApplicable).toMatch(/no nats\.conf/);
+  });
+
+  it("fails a user that may publish or subscribe '>', and one without permissions outside the system account", async () => {
+    const i = userIndex(queen, "cim-events");
+    const pub = mutate(queen, (n) => natsOf(n).users[i].permissions.publish.push(">"));
+    expectViolation(await runResourcePolicy(perms, pub), "queen-nixos", `nodeConfig.services.nats.users[${i}].permissions.publish`, /'cim-events' may publish '>'/);
+    const sub = mutate(pi, (n) => (natsOf(n).users[userIndex(pi, "borg-admin")].permissions.subscribe = [">"]));
+    expectViolation(await runResourcePolicy(perms, sub), "edge-pi-nixos", `nodeConfig.services.nats.users[${userIndex(pi, "borg-admin")}].permissions.subscribe`, /'borg-admin' may subscribe '>'/);
+    const none = mutate(queen, (n) => (natsOf(n).users[i].permissions = null));
+    expectViolation(await runResourcePolicy(perms, none), "queen-nixos", `nodeConfig.services.nats.users[${i}].permissions`, /no permissions/);
+    // The same user moved into the system account is the one exception.
+    const system = mutate(queen, (n) => Object.assign(natsOf(n).users[i], { account: "SYS", permissions: null }));
+    expect((await runResourcePolicy(perms, system)).violations).toEqual([]);
+  });
+
+  it("judges nats.conf in a ConfigMap: users and default_permissions, the system account exempt", async () => {
+    const open = withData("nats.conf", NATS_CONF.replace(', permissions: { publish: ["app.>"], subscribe: ["app.>", "_INBOX.>"] }', ""));
+    expectViolation(await runResourcePolicy(perms, open), "brokers", 'data["nats.conf"] (line 11)', /account APP user 'app' has no permissions/);
+    const everything = withData("nats.conf", NATS_CONF.replace('subscribe: ["app.>", "_INBOX.>"]', 'subscribe: ">"'));
+    expectViolation(await runResourcePolicy(perms, everything), "brokers", 'data["nats.conf"] (line 11)', /user 'app' may subscribe '>'/);
+    const denyOnly = withData("nats.conf", NATS_CONF.replace('publish: ["app.>"]', 'publish: { deny: ["secret.>"] }'));
+    expectViolation(await runResourcePolicy(perms, denyOnly), "brokers", 'data["nats.conf"] (line 11)', /user 'app' may publish '>'/);
+    const defaults = `authorization {\n  default_permissions: { publish: ">", subscribe: "app.>" }\n  users: [ { user: a, password: "${BCRYPT}" } ]\n}\n`;
+    expectViolation(await runResourcePolicy(perms, withData("nats.conf", defaults)), "brokers", 'data["nats.conf"] (line 2)', /authorization user 'a' may publish '>'/);
+    const sys = `system_account: OPS\naccounts {\n  OPS { users: [ { user: admin, password: "${BCRYPT}" } ] }\n}\n`;
+    expect((await runResourcePolicy(perms, withData("nats.conf", sys))).violations).toEqual([]);
   });
 });
