@@ -8,7 +8,6 @@ import { jetstream, jetstreamManager, AckPolicy } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
-import { createRequire } from "node:module";
 import * as path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../components/bundle.js";
@@ -16,6 +15,7 @@ import { validateConfig } from "../components/config/validate.js";
 import { ADMIN_USER, natsStreams, NATS_ROLES, SYSTEM_USER } from "../components/services/nats.js";
 import { applyStream, type StreamInputs, type StreamSpec } from "../components/services/natsStreams.js";
 import { STACKS, stackValues, synth, tempDir } from "./helpers.js";
+import { serializedStreamProvider, startDynamicProviderHost, type DynamicHost } from "./lib/dynamicProviderHost.js";
 import { LoopbackNats, natsServerBinary, renderNats } from "./lib/natsLoopback.js";
 
 const BIN = natsServerBinary();
@@ -71,7 +71,7 @@ describe.skipIf(!BIN)("NATS on loopback: the rendered configs under the real nat
   let lb: LoopbackNats;
   let dir: string;
   let streams: StreamSpec[];
-  let provider: any;
+  let provider: DynamicHost;
 
   beforeAll(async () => {
     const prod = await synth("prod");
@@ -85,6 +85,7 @@ describe.skipIf(!BIN)("NATS on loopback: the rendered configs under the real nat
   }, 60_000);
 
   afterAll(async () => {
+    await provider?.close();
     await lb?.close();
     if (dir) fs.rmSync(dir, { recursive: true, force: true });
   });
@@ -135,13 +136,10 @@ describe.skipIf(!BIN)("NATS on loopback: the rendered configs under the real nat
     for (const n of ALL) expect(lb.logText(n), n).not.toMatch(/Authorization Violation|authentication error|tls: /i);
   });
 
-  it("streams: the serialized provider creates them at their replicas with a leader; re-applying changes nothing", async () => {
-    const { runtime } = await import("@pulumi/pulumi");
-    const { STREAM_PROVIDER } = await import("../components/services/natsService.js");
-    // What pulumi.dynamic.Resource ships, loaded as the dynamic-provider host does (require-from-string).
-    const text = (await runtime.serializeFunction(() => STREAM_PROVIDER, { allowSecrets: true })).text;
-    const requireFromString = createRequire(path.join(PROJECT_ROOT, "node_modules", "@pulumi", "pulumi", "package.json"))("require-from-string");
-    provider = requireFromString(text).handler();
+  it("streams: Pulumi's dynamic-provider host, running the serialized provider, creates them at their replicas with a leader; re-applying changes nothing", async () => {
+    // What a real `pulumi up` runs: the provider as the tsx-launched program serializes it, in
+    // Pulumi's dynamic-provider host, over its gRPC protocol.
+    provider = await startDynamicProviderHost(serializedStreamProvider(), "urn:pulumi:prod::borg-collective::borg:index:Collective$borg:index:Nats$pulumi-nodejs:dynamic/nats:Stream::nats-stream");
     const connection = { servers: CLUSTER.map((n) => lb.serverUrl(n)), user: ADMIN_USER, password: lb.passwords[ADMIN_USER]!, ca: lb.caPem };
     for (const s of streams) {
       const inputs: StreamInputs = { ...s, connection };
