@@ -179,6 +179,11 @@ describe.skipIf(!BIN)("NATS on loopback: the rendered configs under the real nat
     const nc = await lb.connect("queen", ADMIN_USER);
     const jsm = await jetstreamManager(nc);
     expect((await jsm.streams.info("TEST_REPLACE")).config.max_age).toBe(2 * 3600 * 1e9);
+    // `pulumi refresh` reads the live stream: a change made by hand shows up as drift.
+    await jsm.streams.update("TEST_REPLACE", { max_age: 3 * 3600 * 1e9 });
+    expect(await provider.read("TEST_REPLACE", longer)).toMatchObject({ id: "TEST_REPLACE", props: { maxAge: "3h", storage: "file", replicas: 3 } });
+    await provider.update("TEST_REPLACE", longer, longer);
+    expect((await jsm.streams.info("TEST_REPLACE")).config.max_age).toBe(2 * 3600 * 1e9);
 
     const memory = { ...longer, storage: "memory" as const };
     const check = await provider.check(longer, memory);
@@ -194,6 +199,7 @@ describe.skipIf(!BIN)("NATS on loopback: the rendered configs under the real nat
     await provider.delete("TEST_REPLACE", replacing);
     await provider.delete("TEST_REPLACE", replacing); // gone already: still fine
     await expect(jsm.streams.info("TEST_REPLACE")).rejects.toThrow(/stream not found/);
+    expect((await provider.read("TEST_REPLACE", replacing)).id).toBe(""); // refresh drops it from the state
     await nc.close();
   }, 60_000);
 

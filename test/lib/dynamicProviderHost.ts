@@ -34,6 +34,8 @@ export interface DynamicHost {
   create(props: Props): Promise<{ id: string; outs: Record<string, unknown> }>;
   update(id: string, olds: Props, news: Props): Promise<{ outs: Record<string, unknown> }>;
   delete(id: string, props: Props): Promise<void>;
+  /** `pulumi refresh`: the live state; an empty id means the resource is gone. */
+  read(id: string, props: Props): Promise<{ id: string; props: Record<string, unknown> }>;
   close(): Promise<void>;
 }
 
@@ -100,6 +102,14 @@ export async function startDynamicProviderHost(serialized: string, urn: string):
       req.setUrn(urn);
       req.setProperties(toStruct(withProvider(props)));
       await call("delete", req);
+    },
+    async read(id, props) {
+      const req = new pb.ReadRequest();
+      req.setId(id);
+      req.setUrn(urn);
+      req.setProperties(toStruct(withProvider(props)));
+      const res: any = await call("read", req);
+      return { id: res.getId(), props: strip(res.getProperties()?.toJavaScript() ?? {}) };
     },
     async close() {
       client.close();
