@@ -274,8 +274,11 @@ describe.skipIf(missing.length > 0)("a Ceph cluster on loopback bootstrapped by 
       "keys: 0 imported; OSDs: 1 added, 0 present",
     );
     // systemd (a stand-in here; the daemon is ours) restarts the OSD until its key is known
-    const standIns = path.join(PROJECT_ROOT, "test", "stand-ins");
-    const fake = { PATH: `${standIns}:${env.PATH}`, FAKE_LOG: path.join(dir, "calls.log"), FAKE_DIR: dir };
+    // only the systemctl stand-in: ceph itself stays real
+    const fakeBin = path.join(dir, "fake-bin");
+    fs.mkdirSync(fakeBin);
+    fs.symlinkSync(path.join(PROJECT_ROOT, "test", "stand-ins", "systemctl"), path.join(fakeBin, "systemctl"));
+    const fake = { PATH: `${fakeBin}:${env.PATH}`, FAKE_LOG: path.join(dir, "calls.log"), FAKE_DIR: dir };
     expect(await ok(script("ceph-osd-up.sh", [osd.node.name, String(osd.id)], "", fake))).toContain(`osd.${osd.id} is active`);
     expect(fs.readFileSync(fake.FAKE_LOG, "utf8")).toContain(`systemctl start -- ceph-osd-${osd.id}.service`);
     const poolOut = await ok(script("ceph-pool.sh", [queen, "kubernetes", String(plan.poolSize), String(plan.poolMinSize), plan.failureDomain, String(plan.osds.length)], clientKeyring(values)));

@@ -339,3 +339,116 @@ describe("the Ceph node scripts", () => {
     }
   });
 });
+
+describe("the gate and the rolling guard judge `ceph status` (against a stand-in ceph)", () => {
+  const STAND_INS = path.join(PROJECT_ROOT, "test", "stand-ins");
+  let dir = "";
+  const healthy = {
+    fsid: "f",
+    health: { status: "HEALTH_OK", checks: {} },
+    quorum_names: ["queen", "drone-1", "drone-2"],
+    osdmap: { num_osds: 3, num_up_osds: 3, num_in_osds: 3 },
+    pgmap: { num_pgs: 33, pgs_by_state: [{ state_name: "active+clean", count: 33 }] },
+    mgrmap: { available: true },
+  };
+  const setStatus = (status: unknown) => fs.writeFileSync(path.join(dir, "status.json"), JSON.stringify(status));
+  const run = (script: string, args: string[], extra: Record<string, string> = {}) => {
+    const r = spawnSync("bash", [path.join(PROJECT_ROOT, "node-scripts", "services", script), ...args], {
+      encoding: "utf8",
+      env: {
+        PATH: `${STAND_INS}:${process.env.PATH}`,
+        LANG: "C",
+        BORG_STATE_DIR: path.join(dir, "state"),
+        BORG_SECRETS_DIR: path.join(dir, "secrets"),
+        BORG_ROOT_UID: String(process.getuid!()),
+        BORG_CEPH_WAIT: "2",
+        BORG_GATE_INTERVAL: "1",
+        FAKE_LOG: path.join(dir, "calls.log"),
+        FAKE_DIR: dir,
+        FAKE_CEPH_STATUS: path.join(dir, "status.json"),
+        ...extra,
+      },
+    });
+    return { code: r.status, out: r.stdout, err: r.stderr };
+  };
+  const calls = () =>
+    fs.readFileSync(path.join(dir, "calls.log"), "utf8").split("\n").filter((l) => /noout/.test(l)).map((l) => l.replace(/^ceph .*?(osd (un)?set noout)$/, "ceph $1"));
+  const bootstrapped = () => {
+    fs.mkdirSync(path.join(dir, "state", "ceph"), { recursive: true });
+    fs.writeFileSync(path.join(dir, "state", "ceph", "bootstrapped"), "");
+    fs.writeFileSync(path.join(dir, "calls.log"), "");
+  };
+  beforeAll(() => {
+    dir = tempDir("borg-ceph-standin-");
+    fs.mkdirSync(path.join(dir, "secrets"));
+    fs.writeFileSync(path.join(dir, "secrets", "ceph-admin-keyring"), "[client.admin]\n");
+    fs.writeFileSync(path.join(dir, "calls.log"), "");
+  });
+
+  it("the gate passes a healthy cluster and records that it is bootstrapped", () => {
+    setStatus(healthy);
+    const r = run("ceph-gate.sh", ["queen", "3", "3", "-"]);
+    expect(r.code, r.err).toBe(0);
+    expect(r.out).toContain("healthy: 3 monitor(s) in quorum, 3 OSD(s) up and in, PGs active+clean");
+    expect(fs.existsSync(path.join(dir, "state", "ceph", "bootstrapped"))).toBe(true);
+  });
+
+  it.each([
+    ["a monitor out of quorum", { quorum_names: ["queen", "drone-1"] }, /2 of 3 monitors in quorum \(queen,drone-1\)/],
+    ["no manager", { mgrmap: { available: false } }, /no active manager/],
+    ["an OSD down", { osdmap: { num_osds: 3, num_up_osds: 2, num_in_osds: 3 } }, /3 OSDs \(want 3\): 2 up, 3 in/],
+    ["PGs peering", { pgmap: { num_pgs: 33, pgs_by_state: [{ state_name: "active+clean", count: 30 }, { state_name: "peering", count: 3 }] } }, /PGs not all active\+clean: 30 active\+clean, 3 peering/],
+    ["a warning", { health: { status: "HEALTH_WARN", checks: { MON_CLOCK_SKEW: { summary: { message: "clock skew detected" } } } } }, /HEALTH_WARN: MON_CLOCK_SKEW \(clock skew detected\)/],
+  ])("the gate fails on %s, naming the node, the gate and the cluster's words", (_what, change, message) => {
+    setStatus({ ...healthy, ...change });
+    const r = run("ceph-gate.sh", ["queen", "3", "3", "-"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/^borg: queen: ceph: health gate \(3 mon, 3 OSD, accepted: -\): not ready after 2s: /m);
+    expect(r.err).toMatch(message);
+  });
+
+  it("the gate accepts a warning only when the stack names it (one replica: POOL_NO_REDUNDANCY)", () => {
+    setStatus({ ...healthy, health: { status: "HEALTH_WARN", checks: { POOL_NO_REDUNDANCY: { summary: { message: "1 pool(s) have no replicas configured" } } } } });
+    expect(run("ceph-gate.sh", ["queen", "3", "3", "-"]).code).toBe(1);
+    expect(run("ceph-gate.sh", ["queen", "3", "3", "POOL_NO_REDUNDANCY"]).code).toBe(0);
+  });
+
+  it("the guard: noout before the switch, unset once the recorded health is back", () => {
+    bootstrapped();
+    setStatus(healthy);
+    expect(run("ceph-guard.sh", ["drone-3", "before"]).out).toContain("noout set for the switch of drone-3");
+    // the noout flag itself is not a new problem
+    setStatus({ ...healthy, health: { status: "HEALTH_WARN", checks: { OSDMAP_FLAGS: { summary: { message: "noout flag(s) set" } } } } });
+    const after = run("ceph-guard.sh", ["drone-3", "after"]);
+    expect(after.code, after.err).toBe(0);
+    expect(after.out).toContain("drone-3 is back to its health before the switch; noout unset");
+    expect(calls()).toEqual(["ceph osd set noout", "ceph osd unset noout"]);
+  });
+
+  it("the guard keeps noout, and fails naming what is missing, while the node's OSD is not back", () => {
+    bootstrapped();
+    setStatus(healthy);
+    run("ceph-guard.sh", ["drone-3", "before"]);
+    setStatus({ ...healthy, osdmap: { num_osds: 3, num_up_osds: 2, num_in_osds: 3 }, health: { status: "HEALTH_WARN", checks: { OSD_DOWN: { summary: { message: "1 osds down" } } } } });
+    const r = run("ceph-guard.sh", ["drone-3", "after"]);
+    expect(r.code).toBe(1);
+    expect(r.err).toMatch(/ceph: health as before the switch of drone-3: not ready after 2s: now: 2 up\/3 in \(before 3\/3\); checks: OSD_DOWN \(before: \)/);
+    expect(calls().filter((l) => l.includes("unset"))).toEqual([]);
+    expect(fs.existsSync(path.join(dir, "state", "ceph", "noout", "drone-3"))).toBe(true);
+    // a later good deploy of the node clears it
+    setStatus(healthy);
+    expect(run("ceph-guard.sh", ["drone-3", "after"]).code).toBe(0);
+    expect(calls().filter((l) => l.includes("unset"))).toHaveLength(1);
+  });
+
+  it("the guard switches without noout when the cluster does not answer, and before the first gate", () => {
+    bootstrapped();
+    const down = run("ceph-guard.sh", ["drone-3", "before"], { FAKE_CEPH_DOWN: "1" });
+    expect(down.code).toBe(0);
+    expect(down.err).toContain("the cluster does not answer (no quorum?): switching without noout");
+    expect(run("ceph-guard.sh", ["drone-3", "after"]).out).toContain("no noout held for drone-3");
+    fs.rmSync(path.join(dir, "state", "ceph", "bootstrapped"));
+    expect(run("ceph-guard.sh", ["queen", "before"]).out).toContain("not bootstrapped yet: nothing to guard");
+    expect(calls()).toEqual([]);
+  });
+});
