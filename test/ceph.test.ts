@@ -305,6 +305,21 @@ describe("no generated key leaves the secrets channel", () => {
     expect(drone).not.toHaveProperty("ceph-admin-keyring");
   });
 
+  it("a second run derives the very same secret inputs (so a no-op `pulumi up` re-runs no Ceph step)", async () => {
+    const { runProgram } = await import("../scripts/lib/mockedProgram.js");
+    const { readStackFile } = await import("../scripts/lib/stackFile.js");
+    const { stackFile } = await import("./helpers.js");
+    const { values } = readStackFile(stackFile("staging"));
+    const config = { ...values, "borg:sshPrivateKey": "<secret:borg:sshPrivateKey>", "borg:proxmoxApiToken": "<secret:borg:proxmoxApiToken>" };
+    const once = async () => {
+      const run = await runProgram({ stack: "staging", config, secretKeys: ["borg:sshPrivateKey", "borg:proxmoxApiToken"], bundleRoot: tempDir(), revealSecrets: true });
+      return run.resources.filter((r) => r.name.startsWith("ceph-") || r.name.endsWith("-nixos-secrets")).map((r) => [r.name, r.inputs.triggers, r.inputs.stdin]);
+    };
+    const [a, b] = [await once(), await once()];
+    expect(a.length).toBeGreaterThan(5);
+    expect(b).toEqual(a);
+  });
+
   it("the texts the nodes receive are built only from validated keys", () => {
     const plan = cephPlan(spec("dev"));
     const good = cephxKey(SECRET16);
