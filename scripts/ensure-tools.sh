@@ -17,7 +17,7 @@ declare -A package_of=(
   [kubectl]=kubernetes-client
   [nats-server]=nats-server
 )
-# Real Ceph daemons on loopback (test/ceph-daemons.test.ts): Pacific on Debian 12, Squid on Ubuntu 24.04.
+# Real Ceph daemons on loopback (test/ceph-daemons.test.ts): Pacific 16.2 on Debian 12.
 declare -A optional_package_of=(
   [ceph-mon]=ceph-mon
   [ceph-osd]=ceph-osd
