@@ -4,7 +4,7 @@
 import { spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PROJECT_ROOT } from "../components/bundle.js";
 import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
 import { cephPlan, cephSettings, monKeyring, registerInput, type CephValues } from "../components/services/ceph.js";
@@ -279,7 +279,9 @@ describe("no generated key leaves the secrets channel", () => {
     const { stackFile } = await import("./helpers.js");
     const { values } = readStackFile(stackFile("dev"));
     const config = { ...values, "borg:sshPrivateKey": "<secret:borg:sshPrivateKey>", "borg:proxmoxApiToken": "<secret:borg:proxmoxApiToken>" };
-    const run = await runProgram({ stack: "dev", config, secretKeys: ["borg:sshPrivateKey", "borg:proxmoxApiToken"], bundleRoot: tempDir(), revealSecrets: true });
+    const bundleRoot = tempDir();
+    const run = await runProgram({ stack: "dev", config, secretKeys: ["borg:sshPrivateKey", "borg:proxmoxApiToken"], bundleRoot, revealSecrets: true });
+    fs.rmSync(bundleRoot, { recursive: true, force: true });
     const key = (name: string) => cephxKey(fakeRandomBytes(name, 16).toString("base64"));
     // Secret records travel base64-encoded (install-secrets.sh): decode them to search.
     const text = (r: (typeof run.resources)[number]) =>
@@ -312,7 +314,9 @@ describe("no generated key leaves the secrets channel", () => {
     const { values } = readStackFile(stackFile("staging"));
     const config = { ...values, "borg:sshPrivateKey": "<secret:borg:sshPrivateKey>", "borg:proxmoxApiToken": "<secret:borg:proxmoxApiToken>" };
     const once = async () => {
-      const run = await runProgram({ stack: "staging", config, secretKeys: ["borg:sshPrivateKey", "borg:proxmoxApiToken"], bundleRoot: tempDir(), revealSecrets: true });
+      const bundleRoot = tempDir();
+      const run = await runProgram({ stack: "staging", config, secretKeys: ["borg:sshPrivateKey", "borg:proxmoxApiToken"], bundleRoot, revealSecrets: true });
+      fs.rmSync(bundleRoot, { recursive: true, force: true });
       return run.resources.filter((r) => r.name.startsWith("ceph-") || r.name.endsWith("-nixos-secrets")).map((r) => [r.name, r.inputs.triggers, r.inputs.stdin]);
     };
     const [a, b] = [await once(), await once()];
@@ -399,6 +403,7 @@ describe("the gate and the rolling guard judge `ceph status` (against a stand-in
     fs.writeFileSync(path.join(dir, "secrets", "ceph-admin-keyring"), "[client.admin]\n");
     fs.writeFileSync(path.join(dir, "calls.log"), "");
   });
+  afterAll(() => fs.rmSync(dir, { recursive: true, force: true }));
 
   it("the gate passes a healthy cluster and records that it is bootstrapped", () => {
     setStatus(healthy);
