@@ -16,6 +16,7 @@ import { PROJECT_ROOT, renderNodeJson } from "../components/bundle.js";
 import { validateConfig, type CollectiveSpec } from "../components/config/validate.js";
 import { mosquittoHash, mqttUsers, STATUS_USER } from "../components/services/mqtt.js";
 import { stackValues, tempDir } from "./helpers.js";
+import { freePort, waitForPort } from "./lib/loopback.js";
 
 const HAVE_MOSQUITTO = spawnSync("which", ["mosquitto"]).status === 0;
 if (!HAVE_MOSQUITTO) console.warn("\n*** SKIPPING the collective-status tests: mosquitto is not installed (scripts/ensure-tools.sh installs it as root) ***\n");
@@ -35,28 +36,7 @@ const world: { leader?: string; peers?: string[]; leafnodes?: number } = {};
 let probes: http.Server;
 let probeUrl = "";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
-async function waitForPort(port: number): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const s = net.connect(port, "127.0.0.1", () => (s.destroy(), resolve(true)));
-      s.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 function runStatus(extra: Record<string, string | undefined> = {}): Promise<{ code: number | null; out: string; err: string }> {
   const env: Record<string, string> = { PATH: `${path.join(dir, "bin")}:${process.env.PATH}`, HOME: dir, CREDENTIALS_DIRECTORY: path.join(dir, "credentials"), ...unitEnv };

@@ -9,7 +9,6 @@
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import mqtt from "mqtt";
@@ -18,6 +17,7 @@ import { PROJECT_ROOT, renderNodeJson } from "../components/bundle.js";
 import { validateConfig } from "../components/config/validate.js";
 import { mosquittoHash, type MqttSettings } from "../components/services/mqtt.js";
 import { stackValues } from "./helpers.js";
+import { freePort, waitForPort } from "./lib/loopback.js";
 
 const HAVE_MOSQUITTO = spawnSync("mosquitto", ["-h"]).status !== null && spawnSync("which", ["mosquitto"]).status === 0;
 if (!HAVE_MOSQUITTO) console.warn("\n*** SKIPPING the real mosquitto tests: mosquitto is not installed (apt-get install mosquitto; scripts/ensure-tools.sh does it as root) ***\n");
@@ -36,16 +36,6 @@ const passwords = new Map<string, string>();
 const ports = new Map<number, number>(); // canonical port → free test port
 let caFile = "";
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.once("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function openssl(...args: string[]) {
   execFileSync("openssl", args, { cwd: dir, stdio: "pipe" });
@@ -124,21 +114,6 @@ function prepareBroker(node: "queen" | "edge-pi", settings: MqttSettings): { con
   return { conf, cwd: data };
 }
 
-async function waitForPort(port: number, ms = 5000): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    const ok = await new Promise<boolean>((resolve) => {
-      const sock = net.connect(port, "127.0.0.1", () => {
-        sock.destroy();
-        resolve(true);
-      });
-      sock.once("error", () => resolve(false));
-    });
-    if (ok) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`nothing listens on ${port}`);
-}
 
 async function start(node: string, files: { conf: string; cwd: string }, port: number) {
   const proc = spawn("mosquitto", ["-c", files.conf], { cwd: files.cwd, stdio: ["ignore", "ignore", "pipe"] });

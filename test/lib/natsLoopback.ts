@@ -4,7 +4,6 @@
 // (openssl), and the real Debian nats-server. Test code: every process is killed by close().
 import { execFileSync, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import * as fs from "node:fs";
-import * as net from "node:net";
 import * as path from "node:path";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import { PROJECT_ROOT } from "../../components/bundle.js";
@@ -37,30 +36,9 @@ export function renderNats(byNode: Record<string, NatsSettings>, dir: string): R
   );
 }
 
-const handedOut = new Set<number>();
+import { freePort } from "./loopback.js";
 
-/** A port free right now and not handed out before by this process (the OS may offer one twice). */
-export async function freePort(): Promise<number> {
-  for (;;) {
-    const port = await osFreePort();
-    if (!handedOut.has(port)) {
-      handedOut.add(port);
-      return port;
-    }
-  }
-}
-
-function osFreePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on("error", reject);
-    srv.listen(0, "127.0.0.1", () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort };
 
 export interface LoopbackNode {
   name: string;
