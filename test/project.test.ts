@@ -71,7 +71,7 @@ describe("the repository stands alone", () => {
       "a.ts": ["const s = path.resolve(ROOT, \"..\"", " \"shared\");"].join(","),
       "b.json": `{ "schema": "../${"shared"}/schemas/x.json" }`,
       "c.sh": `cat /work/${"shared"}/DESIGN.md`,
-      "d.yml": "run: ls ../sharedfoo", // another directory: not a match
+      "d.yml": `run: ls ${".."}/sharedfoo`, // another directory: not a match
     };
     expect(offenders(Object.keys(samples), (f) => samples[f]!)).toEqual(["a.ts", "b.json", "c.sh"]);
   });
