@@ -179,7 +179,7 @@ beforeEach(() => {
   const secretsFile = path.join(base, "consul-secrets.json");
   fs.writeFileSync(secretsFile, JSON.stringify({ encrypt: "x", acl: { tokens: { initial_management: MGMT, agent: SECRETS.queen } } }));
   const envFile = path.join(base, "consul.env");
-  writeEnv(envFile, { CONSUL_HTTP_ADDR: `https://127.0.0.1:${port}`, CONSUL_CACERT: caFile, BORG_CONSUL_SECRETS: secretsFile, BORG_CONSUL_SERVER: "1", BORG_CONSUL_DATACENTER: "hive" });
+  writeEnv(envFile, { CONSUL_HTTP_ADDR: `https://127.0.0.1:${port}`, CONSUL_CACERT: caFile, BORG_CONSUL_SECRETS: secretsFile });
   const argvLog = path.join(base, "argv.log");
   fs.writeFileSync(argvLog, "");
   run = {

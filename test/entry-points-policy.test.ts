@@ -13,7 +13,7 @@ import { PROJECT_ROOT } from "../components/bundle.js";
 import { SECRET_KEYS } from "../components/config/schema.js";
 import { allPolicies } from "../policy/policies.ts";
 import { canary } from "../scripts/lib/mockedProgram.js";
-import { readEnforcementConfig, runPolicies, type PlanResource } from "../scripts/lib/policyRunner.js";
+import { loadPolicyConfig, runPolicies, type PlanResource } from "../scripts/lib/policyRunner.js";
 import { readStackFile } from "../scripts/lib/stackFile.js";
 import { startPolicyPack, type Analysis, type PolicyPackRun } from "./engine/analyzerHost.js";
 import { STACKS, synth, tempDir } from "./helpers.js";
@@ -89,7 +89,7 @@ const stackRules = new Set(allPolicies.filter((p) => !("validateResource" in p))
 /** Runs the pack and the offline runner on the same resources and config; both answers, alike. */
 async function both(pack: PolicyPackRun, resources: readonly PlanResource[], file: string) {
   const reconciled = await pack.configure(file);
-  const offline = await runPolicies(allPolicies, resources, readEnforcementConfig(file));
+  const offline = await runPolicies(allPolicies, resources, loadPolicyConfig(file));
   const analysis = await pack.analyze(resources);
   return {
     analysis,
@@ -119,7 +119,7 @@ describe.each(cases)("$label under policy/config/$stack.json", ({ stack, resourc
 describe("exemptions and bad settings under the engine", () => {
   it("an exempted finding is gone from both, for a resource rule (not applicable: exempt) and a stack rule", async () => {
     const resources = FIXTURES.flatMap(fixture);
-    const prod = await runPolicies(allPolicies, resources, readEnforcementConfig(configFile("prod")));
+    const prod = await runPolicies(allPolicies, resources, loadPolicyConfig(configFile("prod")));
     const resourceFinding = prod.violations.find((v) => !stackRules.has(v.policy) && v.resource)!;
     const stackFinding = prod.violations.find((v) => stackRules.has(v.policy) && v.resource)!;
     expect(resourceFinding && stackFinding, "the fixtures trip a resource rule and a stack rule on a resource").toBeTruthy();
@@ -144,7 +144,7 @@ describe("exemptions and bad settings under the engine", () => {
     const file = path.join(scratch, "typo.json");
     const rule = [...allPolicies].find((p) => !stackRules.has(p.name))!.name;
     fs.writeFileSync(file, JSON.stringify({ all: "mandatory", [rule]: { exemption: [] } }));
-    expect(() => readEnforcementConfig(file)).toThrow(/exemption/);
+    expect(() => loadPolicyConfig(file)).toThrow(/exemption/);
     const pack = packs.get("prod")!;
     await pack.configure(file); // the engine's own checks let it through
     await expect(pack.analyze(fixture(FIXTURES[0]!))).rejects.toThrow(new RegExp(`${rule}\\.exemption: is not a setting of this rule`));
@@ -153,7 +153,7 @@ describe("exemptions and bad settings under the engine", () => {
   it("a rule name the pack lacks: the runner refuses the config, the engine ignores it", async () => {
     const file = path.join(scratch, "unknown.json");
     fs.writeFileSync(file, JSON.stringify({ all: "mandatory", "no-such-rule": "mandatory" }));
-    expect(() => readEnforcementConfig(file)).toThrow(/no-such-rule/);
+    expect(() => loadPolicyConfig(file)).toThrow(/no-such-rule/);
     const pack = packs.get("prod")!;
     const resources = fixture(FIXTURES[0]!);
     await pack.configure(file);

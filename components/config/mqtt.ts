@@ -3,8 +3,12 @@
 
 /** Where the edge Pi publishes the collective's health; Home Assistant's status sensor reads it. */
 export const COLLECTIVE_STATUS_TOPIC = "borg/collective/status";
+/** A generated user that only reads `$SYS`: the readiness gates log in as it, on loopback. */
+export const PROBE_USER = "borg-probe";
+/** A generated user that may only publish the collective's health (the edge Pi's status timer). */
+export const STATUS_USER = "borg-status";
 /** Generated MQTT users (gates, the status publisher): a configured user may not take these names. */
-export const RESERVED_MQTT_USERS = ["borg-probe", "borg-status"] as const;
+export const RESERVED_MQTT_USERS = [PROBE_USER, STATUS_USER] as const;
 
 /** Whether MQTT topic filter `filter` (with `+` and `#`) matches the concrete `topic`. */
 export function topicMatches(filter: string, topic: string): boolean {

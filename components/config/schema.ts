@@ -223,7 +223,7 @@ export const ServicesSchema = z.strictObject({
       clusterName: z.string().regex(/^[A-Za-z0-9_-]+$/, "must be letters, digits, '_' and '-'").default("hive"),
       jetstream: z
         .strictObject({
-          /** JetStream peers (queen or drones); odd count. Default: the queen and drones, the last dropped if that is even. */
+          /** JetStream peers (queen or drones); odd count. Default: the first three of the queen and drones (the queen alone with fewer). */
           peers: z.array(hostLabel).min(1).optional(),
           maxMemoryStore: quantity.default("512M"),
           maxFileStore: quantity.default("10G"),

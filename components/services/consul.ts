@@ -25,11 +25,12 @@ import type { CollectiveService, NodeHandle, RolloutGuard, SecretFile } from "./
 
 export const CONSUL_UNIT = "consul.service";
 /** Every file the agent reads from the secrets dir; names end in .json/.pem (consul picks the format by extension). */
+const CONSUL_NAMES = { config: "consul-secrets.json", ca: "consul-ca.pem", cert: "consul-cert.pem", key: "consul-key.pem" } as const;
 export const CONSUL_FILES = {
-  config: `${SECRETS_DIR}/consul-secrets.json`,
-  ca: `${SECRETS_DIR}/consul-ca.pem`,
-  cert: `${SECRETS_DIR}/consul-cert.pem`,
-  key: `${SECRETS_DIR}/consul-key.pem`,
+  config: `${SECRETS_DIR}/${CONSUL_NAMES.config}`,
+  ca: `${SECRETS_DIR}/${CONSUL_NAMES.ca}`,
+  cert: `${SECRETS_DIR}/${CONSUL_NAMES.cert}`,
+  key: `${SECRETS_DIR}/${CONSUL_NAMES.key}`,
 } as const;
 
 export interface ConsulTls {
@@ -222,13 +223,13 @@ export class Consul extends pulumi.ComponentResource implements CollectiveServic
     const config = values.apply(([encrypt, agentToken, management]) =>
       `${JSON.stringify(consulSecretConfig(s, { encrypt, agentToken, ...(s.server ? { managementToken: management } : {}) }), null, 2)}\n`,
     );
-    const files: SecretFile[] = [{ name: "consul-secrets.json", ...mine, value: pulumi.secret(config) }];
+    const files: SecretFile[] = [{ name: CONSUL_NAMES.config, ...mine, value: pulumi.secret(config) }];
     if (s.tls && this.ca) {
       const cert = this.certs.get(node.name)!;
       files.push(
-        { name: "consul-ca.pem", ...mine, value: this.ca.certPem },
-        { name: "consul-cert.pem", ...mine, value: cert.certPem },
-        { name: "consul-key.pem", ...mine, value: cert.keyPem },
+        { name: CONSUL_NAMES.ca, ...mine, value: this.ca.certPem },
+        { name: CONSUL_NAMES.cert, ...mine, value: cert.certPem },
+        { name: CONSUL_NAMES.key, ...mine, value: cert.keyPem },
       );
     }
     return files;

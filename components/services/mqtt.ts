@@ -16,10 +16,9 @@ import { remoteStep } from "./remoteStep.js";
 import type { ServiceArgs } from "./registry.js";
 import type { CollectiveService, NodeHandle, RolloutGuard, SecretFile } from "./types.js";
 
-/** A generated user that only reads `$SYS`: the readiness gates log in as it, on loopback. */
-export const PROBE_USER = "borg-probe";
-/** A generated user that may only publish the collective's health (the edge Pi's status timer). */
-export const STATUS_USER = "borg-status";
+import { COLLECTIVE_STATUS_TOPIC, PROBE_USER, STATUS_USER } from "../config/mqtt.js";
+
+export { PROBE_USER, STATUS_USER };
 const UNIT = "mosquitto.service";
 
 /** Every broker user: the configured ones, then the ones the collective generates for itself. */
@@ -28,7 +27,7 @@ export function mqttUsers(spec: CollectiveSpec): { name: string; acl: string[] }
   return [
     ...spec.services.mqtt.users.map((u) => ({ name: u.name, acl: [...u.acl] })),
     { name: PROBE_USER, acl: ["read $SYS/#"] },
-    ...(publishesStatus ? [{ name: STATUS_USER, acl: ["write borg/collective/#"] }] : []),
+    ...(publishesStatus ? [{ name: STATUS_USER, acl: [`write ${COLLECTIVE_STATUS_TOPIC.split("/").slice(0, -1).join("/")}/#`] }] : []),
   ];
 }
 

@@ -49,8 +49,6 @@ rec {
     {
       CONSUL_HTTP_ADDR = "${c.api.scheme}://127.0.0.1:${toString c.api.port}";
       BORG_CONSUL_SECRETS = c.secretConfigFile;
-      BORG_CONSUL_SERVER = if c.server then "1" else "0";
-      BORG_CONSUL_DATACENTER = c.datacenter;
     }
     // (if c.tls != null then { CONSUL_CACERT = c.tls.caFile; } else { });
 

@@ -1,7 +1,7 @@
 # shellcheck shell=bash
 # shellcheck disable=SC2034 # variables used by the scripts that source this
-# Ceph helpers for node-scripts/services/ceph-*.sh. Sourced after ../lib.sh and
-# gate.sh, never run. Paths come from Ceph itself (`ceph-conf`), so the same
+# Ceph helpers for node-scripts/services/ceph-*.sh. Sourced after ../lib.sh (and
+# gate.sh where a script waits), never run. Paths come from Ceph itself (`ceph-conf`), so the same
 # scripts run on a node (/etc/ceph/ceph.conf, /var/lib/ceph) and in the test
 # suite (CEPH_CONF pointing at a temp cluster on loopback).
 #

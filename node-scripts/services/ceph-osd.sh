@@ -21,8 +21,6 @@ main() {
   script_dir="$(cd -- "$(dirname -- "${BASH_SOURCE[0]}")" && pwd -P)"
   # shellcheck source-path=SCRIPTDIR source=../lib.sh
   source "$script_dir/../lib.sh"
-  # shellcheck source-path=SCRIPTDIR source=gate.sh
-  source "$script_dir/gate.sh"
   # shellcheck source-path=SCRIPTDIR source=ceph-lib.sh
   source "$script_dir/ceph-lib.sh"
 

@@ -2,17 +2,9 @@
 // reaches the agent only through the secrets channel.
 import { resourceRule, type Finding } from "../lib/define";
 import { asArray, asRecord, isOn } from "../lib/infraProps";
-import { NIXOS_HOST, nodeConfigOf } from "../lib/nodes";
+import { isSecretFile, NIXOS_HOST, nodeConfigOf } from "../lib/nodes";
 
 const BASE = "nodeConfig.services.consul";
-
-/** True when `file` is one of the node's secret files (by path under its secrets dir). */
-export function isSecretFile(config: Record<string, any>, file: unknown): boolean {
-  if (typeof file !== "string") return false;
-  const secrets = asRecord(config.secrets) ?? {};
-  const dir = typeof secrets.dir === "string" ? secrets.dir.replace(/\/+$/, "") : "";
-  return dir !== "" && asArray(secrets.files).some((f) => `${dir}/${String(asRecord(f)?.name)}` === file);
-}
 
 export const consulGossipEncryption = resourceRule({
   name: "consul-gossip-encryption",

@@ -3,7 +3,7 @@
 import { resourceRule, type Finding } from "../lib/define";
 import { asRecord, isOn } from "../lib/infraProps";
 import { NIXOS_HOST, nodeConfigOf } from "../lib/nodes";
-import { isSecretFile } from "./gossipEncryption";
+import { isSecretFile } from "../lib/nodes";
 
 const BASE = "nodeConfig.services.consul";
 

@@ -4,7 +4,7 @@
 import { resourceRule, type Finding } from "../lib/define";
 import { asArray, asRecord, isOn } from "../lib/infraProps";
 import { isRemoteResource } from "../lib/infraTypes";
-import { NIXOS_HOST, nodeConfigOf } from "../lib/nodes";
+import { isSecretFile, NIXOS_HOST, nodeConfigOf } from "../lib/nodes";
 
 /** A token on a command line or in a variable: --token x, --agent-token=x, K3S_TOKEN=x, K10…::user:pass. */
 const TOKEN_IN_TEXT = /--(?:agent-)?token(?:=|\s+)(?!-)\S|\bK3S_(?:AGENT_)?TOKEN=|\bK10[0-9a-f]{64}::[^\s:]+:\S/;
@@ -15,7 +15,6 @@ function nodeFindings(config: Record<string, any>, k3s: Record<string, unknown>)
   const findings: Finding[] = [];
   const base = "nodeConfig.services.k3s";
   const dir = typeof config.secrets?.dir === "string" ? (config.secrets.dir as string) : "/var/lib/borg/secrets";
-  const delivered = new Set(asArray(config.secrets?.files).map((f) => `${dir}/${String(asRecord(f)?.name)}`));
   for (const key of ["token", "agentToken"]) {
     if (k3s[key] !== undefined && k3s[key] !== null && k3s[key] !== "") {
       findings.push({ field: `${base}.${key}`, problem: "holds a token value: node config is in the bundle and the Nix store, readable by every local user", fix: FIX_FILE });
@@ -29,7 +28,7 @@ function nodeFindings(config: Record<string, any>, k3s: Record<string, unknown>)
       findings.push({ field, problem: "is not set: K3s would generate its own token (a server) or fail to join (an agent), and a joining server could start a cluster of its own", fix: FIX_FILE });
     } else if (value.startsWith("/nix/store/")) {
       findings.push({ field, problem: `is ${value}, a store path: world-readable on the node and in every binary cache`, fix: FIX_FILE });
-    } else if (!delivered.has(value)) {
+    } else if (!isSecretFile(config, value)) {
       findings.push({ field, problem: `is ${value}, which is not one of the node's delivered secret files (${dir}/…)`, fix: FIX_FILE });
     }
   }

@@ -119,8 +119,8 @@ function unwrapSecrets(value: unknown): unknown {
 /**
  * Clearly labelled fake provider outputs: ids start with `fake-`, generated secrets are canaries.
  * Also what the local engine of test/engine answers, so both runs see the same provider results.
+ * `secretOutputs`: the resource's additionalSecretOutputs (a secret RandomUuid stays a canary).
  */
-/** `secretOutputs`: the resource's additionalSecretOutputs (a secret RandomUuid stays a canary). */
 export function fakeOutputs(args: pulumi.runtime.MockResourceArgs, secretOutputs: readonly string[] = []): { id: string; state: Record<string, unknown> } {
   const inputs = args.inputs as Record<string, unknown>;
   const id = `fake-${args.name}`;
@@ -148,11 +148,6 @@ export function fakeOutputs(args: pulumi.runtime.MockResourceArgs, secretOutputs
       return { id: `${String(inputs.datastoreId)}:snippets/${String((unwrapSecrets(inputs.sourceRaw) as any)?.fileName)}`, state: inputs };
     case "command:remote:Command":
       return { id, state: { ...inputs, stdout: fakeStdout(args.name, String(inputs.create ?? "")), stderr: "" } };
-    case "tls:index/selfSignedCert:SelfSignedCert":
-    case "tls:index/locallySignedCert:LocallySignedCert":
-      return { id, state: { ...inputs, certPem: `fake certificate of ${args.name}` } };
-    case "tls:index/certRequest:CertRequest":
-      return { id, state: { ...inputs, certRequestPem: `fake certificate request of ${args.name}` } };
     case "random:index/randomBytes:RandomBytes": {
       // Real-looking bytes of the asked length (code decodes them, e.g. into cephx keys), stable per
       // name; labelled fakes. Tests search plans for them and for what derives from them.

@@ -6,8 +6,6 @@ import type { ExemptionSink } from "../../policy/lib/define.ts";
 import { assertPolicyConfig, levelOf, policyConfig, type EnforcementConfig, type Policy } from "./policyConfig.js";
 
 export { levelOf, loadPolicyConfig, policyConfig, PolicyConfigError, type EnforcementConfig, type Policy } from "./policyConfig.js";
-/** The old name of loadPolicyConfig (same function: reads and validates). */
-export { loadPolicyConfig as readEnforcementConfig } from "./policyConfig.js";
 
 /** The fields of a plan resource the policies read (plan.json `resources[]` or a fixture). */
 export interface PlanResource {

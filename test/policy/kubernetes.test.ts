@@ -30,7 +30,7 @@ import { kubernetesPolicies } from "../../policy/kubernetes/index.ts";
 import { PSS_CONTROLS } from "../../policy/kubernetes/podSecurityStandards.ts";
 import { k8sTypeOf } from "../../policy/lib/kubernetes.ts";
 import { enforcedProfile, podSecurityTable } from "../../scripts/lib/policyTable.js";
-import { readEnforcementConfig, runResourcePolicy, runStackPolicy, type EnforcementConfig, type PlanResource } from "../../scripts/lib/policyRunner.js";
+import { loadPolicyConfig, runResourcePolicy, runStackPolicy, type EnforcementConfig, type PlanResource } from "../../scripts/lib/policyRunner.js";
 
 type Obj = Record<string, any>;
 type Policy = ResourceValidationPolicy | StackValidationPolicy;
@@ -683,7 +683,7 @@ describe("Pod Security Standards mapping (README table)", () => {
   });
 
   it("the enforced profile follows the configs: staging and prod restricted, dev none; one advisory control lowers it", () => {
-    const config = (stack: string) => readEnforcementConfig(path.join(PROJECT_ROOT, "policy", "config", `${stack}.json`));
+    const config = (stack: string) => loadPolicyConfig(path.join(PROJECT_ROOT, "policy", "config", `${stack}.json`));
     expect(["dev", "staging", "prod"].map((s) => enforcedProfile(config(s)))).toEqual(["none", "restricted", "restricted"]);
     expect(enforcedProfile({ all: "mandatory", "k8s-restricted-volume-types": "advisory" })).toBe("baseline");
     expect(enforcedProfile({ all: "mandatory", "k8s-safe-sysctls": "advisory" })).toBe("none");
